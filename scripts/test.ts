@@ -1,0 +1,122 @@
+// `npm test`: libzmq's own ctest suite, then the ava smoke tests, against the
+// build recorded in build/current.json. JUnit XML for both goes to reports/;
+// the last line of output is "N passed, N failed" over both suites.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { JOBS } from './lib/build.ts';
+import { BASES, ROOT, VARIANTS, paths } from './lib/config.ts';
+import { localBin, probe, relative } from './lib/proc.ts';
+import { readCurrent, type BuildRecord } from './lib/state.ts';
+import { fail, main, say } from './lib/ui.ts';
+
+interface SuiteResult {
+  passed: number;
+  failed: number;
+  skipped: number;
+  report: string;
+  /** Why the counts alone do not tell the whole story (crash, missing report…). */
+  problem?: string;
+}
+
+const report = (name: string): string => path.join(paths.reports, name);
+
+/** Counts from the first <testsuite …> element of a JUnit file. */
+function junitCounts(file: string): { tests: number; failures: number; errors: number; skipped: number } | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const tag = /<testsuite\b[^>]*>/.exec(fs.readFileSync(file, 'utf8'))?.[0] ?? '';
+  const attr = (name: string): number => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(tag)?.[1] ?? 0);
+  return { tests: attr('tests'), failures: attr('failures'), errors: attr('errors'), skipped: attr('skipped') + attr('disabled') };
+}
+
+async function ctest(built: BuildRecord): Promise<SuiteResult> {
+  const junit = report('ctest.xml');
+  // The log is appended to; each run describes only itself.
+  for (const file of [junit, report('ctest.log')]) fs.rmSync(file, { force: true });
+  say.step(`libzmq's own tests: ctest -j${JOBS} in ${relative(built.cmakeBuildDir)}`);
+  const excluded = Object.entries(BASES[built.base].ctestExclude ?? {});
+  for (const [name, why] of excluded) say.info(`not run on ${built.base} (counted as skipped): ${name}: ${why}`);
+  const exclude = excluded.length > 0 ? ['-E', `^(${excluded.map(([name]) => name).join('|')})$`] : [];
+  // Per-test time limits are libzmq's own (tests/CMakeLists.txt), not ours.
+  const out = await probe(['ctest', '-j', String(JOBS), '--output-on-failure', '--output-junit', junit, ...exclude], {
+    cwd: built.cmakeBuildDir,
+    log: report('ctest.log'),
+    onLine: (line) => line,
+  });
+  const counts = junitCounts(junit);
+  if (!counts) return { passed: 0, failed: 1, skipped: 0, report: junit, problem: `ctest wrote no ${relative(junit)} (exit code ${out.exitCode})` };
+  const failed = counts.failures + counts.errors;
+  const result = { passed: counts.tests - failed - counts.skipped, failed, skipped: counts.skipped + excluded.length, report: junit };
+  if (!out.ok && failed === 0) return { ...result, failed: 1, problem: `ctest failed (exit code ${out.exitCode}) without a failing test in its report` };
+  return result;
+}
+
+/** TAP summary comment, e.g. "# pass 7". */
+const tapCount = (tap: string, name: string): number | undefined => {
+  const m = new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap);
+  return m ? Number(m[1]) : undefined;
+};
+
+async function ava(built: BuildRecord): Promise<SuiteResult> {
+  const junit = report('ava.xml');
+  fs.rmSync(junit, { force: true });
+  say.step('Smoke tests: ava');
+  const preload = VARIANTS[built.variant].preload;
+  if (preload) {
+    return { passed: 0, failed: 1, skipped: 0, report: junit, problem: `the ${built.variant} build needs ${preload} LD_PRELOADed into node, which is not automated yet; run \`npm test -- --only=ctest\`` };
+  }
+  const run = await probe([localBin('ava'), '--tap'], { cwd: ROOT, onLine: (line) => line });
+  fs.writeFileSync(report('ava.tap'), run.stdout);
+  // tap-junit exits 1 when a test failed; the XML is still written, and that is what matters here.
+  const convert = await probe([localBin('tap-junit'), '--output', paths.reports, '--name', 'ava.xml', '--classname', 'smoke'], {
+    cwd: ROOT,
+    input: run.stdout,
+  });
+  const pass = tapCount(run.stdout, 'pass');
+  const failCount = tapCount(run.stdout, 'fail');
+  const skipped = (tapCount(run.stdout, 'skip') ?? 0) + (tapCount(run.stdout, 'todo') ?? 0);
+  if (pass === undefined || failCount === undefined) {
+    // ava stopped before its summary (a crash, a file that failed to load…).
+    const passed = (run.stdout.match(/^ok /gm) ?? []).length;
+    const failed = (run.stdout.match(/^not ok /gm) ?? []).length;
+    return { passed, failed: failed + 1, skipped, report: junit, problem: `ava ended without a TAP summary (exit code ${run.exitCode}); see reports/ava.tap` };
+  }
+  const result: SuiteResult = { passed: pass, failed: failCount, skipped, report: junit };
+  if (!fs.existsSync(junit)) return { ...result, failed: failCount + 1, problem: `tap-junit wrote no ${relative(junit)}: ${convert.stderr.trim()}` };
+  if (!run.ok && failCount === 0) return { ...result, failed: 1, problem: `ava failed (exit code ${run.exitCode}) although no test failed` };
+  return result;
+}
+
+const SUITES = { ctest, ava } as const;
+type SuiteName = keyof typeof SUITES;
+const SUITE_NAMES = Object.keys(SUITES) as SuiteName[];
+
+main(async () => {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(`Usage: npm test [-- --only=${SUITE_NAMES.join('|')}]\n\nRuns both suites by default; JUnit XML and logs go to reports/.`);
+    return;
+  }
+  const only = values.only;
+  if (only !== undefined && !(SUITE_NAMES as string[]).includes(only)) {
+    fail(`unknown suite "${only}"`, [`Use --only=${SUITE_NAMES.join(' or --only=')}, or no --only for both.`]);
+  }
+  const selected = only ? [only as SuiteName] : SUITE_NAMES;
+  const built = readCurrent();
+  fs.mkdirSync(paths.reports, { recursive: true });
+  say.info(`testing libzmq ${built.upstream} (${built.base}-${built.variant}, ${built.patches.length} patches) from ${relative(built.prefix)}`);
+  if (built.patches.length === 0) say.info(`patches/ for ${built.base} is empty: the fd:// smoke tests are not declared`);
+
+  const results: [SuiteName, SuiteResult][] = [];
+  for (const name of selected) results.push([name, await SUITES[name](built)]);
+
+  console.log('');
+  for (const [name, r] of results) {
+    console.log(`${name}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${relative(r.report)})`);
+    if (r.problem) console.log(`${name}: ${r.problem}`);
+  }
+  const passed = results.reduce((n, [, r]) => n + r.passed, 0);
+  const failed = results.reduce((n, [, r]) => n + r.failed, 0);
+  if (failed > 0) process.exitCode = 1;
+  console.log(`${passed} passed, ${failed} failed`);
+});
