@@ -8,19 +8,21 @@ import { BASE_NAMES, ENV, VARIANTS, VARIANT_NAMES, buildPaths, paths, selectBase
 import { relative } from './lib/proc.ts';
 import { acquire, baseLabel } from './lib/source.ts';
 import { writeCurrent } from './lib/state.ts';
-import { prepareTree } from './lib/tree.ts';
+import { prepareTree, seriesFiles } from './lib/tree.ts';
 import { main, say } from './lib/ui.ts';
 
-const USAGE = `Usage: npm run setup -- [--base=auto|${BASE_NAMES.join('|')}] [--variant=${VARIANT_NAMES.join('|')}]
+const USAGE = `Usage: npm run setup -- [--base=auto|${BASE_NAMES.join('|')}] [--variant=${VARIANT_NAMES.join('|')}] [--unpatched]
 
   --base      libzmq base to patch and build (env ${ENV.base}; default auto: the first
               source that works, see README "Choosing the base")
   --variant   build variant (env ${ENV.variant}; default release)
+  --unpatched build the base without its series, into build/<base>-unpatched-<variant>/
+              (recorded with no patches: npm test then shows the matrix failing)
   ${ENV.git}  a clone/mirror or URL of libzmq, cloned into an empty libzmq/`;
 
 main(async () => {
   const { values } = parseArgs({
-    options: { base: { type: 'string' }, variant: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { base: { type: 'string' }, variant: { type: 'string' }, unpatched: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(USAGE);
@@ -34,13 +36,14 @@ main(async () => {
 
   say.step(`libzmq source (base: ${selected})`);
   const source = await acquire(selected);
-  const bp = buildPaths(source.base, variant);
+  const unpatched = values.unpatched ?? false;
+  const bp = buildPaths(source.base, variant, { unpatched });
   // Logs describe this run only; the previous run's are not worth mixing in.
   fs.rmSync(bp.logs, { recursive: true, force: true });
 
-  say.step(`Patched source tree (${source.base}-${variant})`);
+  say.step(`${unpatched ? 'Unpatched' : 'Patched'} source tree (${relative(bp.dir)})`);
   const label = baseLabel(source.base, source.kind === 'git' ? source.commit : '');
-  const tree = await prepareTree(source, bp.src, bp.stamp, label);
+  const tree = await prepareTree(source, bp.src, bp.stamp, label, unpatched ? [] : seriesFiles(source.base));
 
   say.step('libzmq');
   const library = await buildLibzmq(bp.src, bp, variant);
@@ -66,7 +69,7 @@ main(async () => {
   });
 
   say.step('Done');
-  say.info(`base:     ${source.base} — libzmq ${label}, ${tree.patches.length} patch(es) from patches/`);
+  say.info(`base:     ${source.base} — libzmq ${label}, ${unpatched ? 'unpatched (--unpatched)' : `${tree.patches.length} patch(es) from patches/`}`);
   say.info(`variant:  ${variant}`);
   say.info(`library:  ${library}`);
   say.info(`prefix:   ${bp.prefix}`);

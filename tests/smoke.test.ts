@@ -73,13 +73,13 @@ test('recv() gives up with EAGAIN instead of blocking', (t) => {
   t.throws(() => socket.recv({ timeoutMs: 1 }), { code: 'EAGAIN' });
 });
 
-test('socketpair() returns two distinct open fds', (t) => {
-  const [a, b] = zmq.socketpair();
+test('os.socketpair() returns two distinct open fds', (t) => {
+  const [a, b] = zmq.os.socketpair();
   t.not(a, b);
   t.true(fs.fstatSync(a).isSocket());
   t.true(fs.fstatSync(b).isSocket());
-  zmq.closeFd(a);
-  zmq.closeFd(b);
+  zmq.os.close(a);
+  zmq.os.close(b);
   t.throws(() => fs.fstatSync(a), { code: 'EBADF' });
 });
 
@@ -91,15 +91,15 @@ if (built.patches.length > 0) {
   // A failing bind/connect leaks its fd into this short-lived test process; fine.
   test('bind on fd://N of a listening TCP socket', (t) => {
     const ctx = context(t);
-    const { fd, port } = zmq.listenTcp();
+    const { fd, address } = zmq.os.listener({ family: 'inet', host: '127.0.0.1', port: 0 });
     const server = ctx.socket('PAIR').bind(`fd://${fd}`);
-    const client = ctx.socket('PAIR').connect(`tcp://127.0.0.1:${port}`);
+    const client = ctx.socket('PAIR').connect(`tcp://127.0.0.1:${zmq.os.portOf(address)}`);
     exchange(t, server, client);
   });
 
   test('connect over fd://N of a socketpair end', (t) => {
     const ctx = context(t);
-    const [a, b] = zmq.socketpair();
+    const [a, b] = zmq.os.socketpair();
     const left = ctx.socket('PAIR').connect(`fd://${a}`);
     const right = ctx.socket('PAIR').connect(`fd://${b}`);
     exchange(t, left, right);

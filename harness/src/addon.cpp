@@ -1,21 +1,34 @@
 // Thin Node-API wrapper over the libzmq C API for zmq-fd's tests.
 //
-// Policy lives in harness/index.ts (timeouts, option names, socket tracking);
-// this file only converts arguments, calls libzmq or the OS, and turns errno
-// into a JS Error with `code` (errno name), `errno` and `syscall`.
+// Policy lives in harness/*.ts (timeouts, option names, which sockets to make,
+// socket tracking); this file only converts arguments, calls libzmq or the OS,
+// and turns errno into a JS Error with `code` (errno name), `errno` and
+// `syscall`. The one piece with a loop of its own is the ZAP handler, which
+// must answer from another thread (see "ZAP handler" below).
 
 #include <napi.h>
 #include <zmq.h>
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -91,6 +104,17 @@ std::string string_arg(const Napi::CallbackInfo &info, size_t i) {
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+Napi::Buffer<uint8_t> buffer_arg(const Napi::CallbackInfo &info, size_t i) {
+  if (!info[i].IsBuffer()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i + 1) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+// Every raw-descriptor call returns -1 and sets errno on failure.
+int check_sys(Napi::Env env, int rc, const char *syscall) {
+  if (rc < 0) throw_errno(env, syscall);
+  return rc;
+}
+
 // ---- library -----------------------------------------------------------
 
 Napi::Value Version(const Napi::CallbackInfo &info) {
@@ -137,19 +161,28 @@ Napi::Value Socket(const Napi::CallbackInfo &info) {
 
 Napi::Value Close(const Napi::CallbackInfo &info) { return end(info, kSocketTag, "socket", zmq_close, "zmq_close"); }
 
-Napi::Value Bind(const Napi::CallbackInfo &info) {
-  if (zmq_bind(socket_arg(info), string_arg(info, 1).c_str()) != 0) throw_errno(info.Env(), "zmq_bind");
+// zmq_bind, zmq_connect, zmq_unbind and zmq_disconnect all take (socket, endpoint).
+template <int (*call)(void *, const char *)>
+Napi::Value EndpointCall(const Napi::CallbackInfo &info, const char *name) {
+  if (call(socket_arg(info), string_arg(info, 1).c_str()) != 0) throw_errno(info.Env(), name);
   return info.Env().Undefined();
 }
-
-Napi::Value Connect(const Napi::CallbackInfo &info) {
-  if (zmq_connect(socket_arg(info), string_arg(info, 1).c_str()) != 0) throw_errno(info.Env(), "zmq_connect");
-  return info.Env().Undefined();
-}
+Napi::Value Bind(const Napi::CallbackInfo &info) { return EndpointCall<zmq_bind>(info, "zmq_bind"); }
+Napi::Value Connect(const Napi::CallbackInfo &info) { return EndpointCall<zmq_connect>(info, "zmq_connect"); }
+Napi::Value Unbind(const Napi::CallbackInfo &info) { return EndpointCall<zmq_unbind>(info, "zmq_unbind"); }
+Napi::Value Disconnect(const Napi::CallbackInfo &info) { return EndpointCall<zmq_disconnect>(info, "zmq_disconnect"); }
 
 Napi::Value SetsockoptInt(const Napi::CallbackInfo &info) {
   int value = int_arg(info, 2);
   if (zmq_setsockopt(socket_arg(info), int_arg(info, 1), &value, sizeof value) != 0) throw_errno(info.Env(), "zmq_setsockopt");
+  return info.Env().Undefined();
+}
+
+// Binary and string options alike (ZMQ_SUBSCRIBE, ZMQ_ROUTING_ID, ZMQ_PLAIN_*,
+// ZMQ_CURVE_* as 32 bytes or 40 Z85 characters, ZMQ_ZAP_DOMAIN).
+Napi::Value SetsockoptBytes(const Napi::CallbackInfo &info) {
+  auto value = buffer_arg(info, 2);
+  if (zmq_setsockopt(socket_arg(info), int_arg(info, 1), value.Data(), value.Length()) != 0) throw_errno(info.Env(), "zmq_setsockopt");
   return info.Env().Undefined();
 }
 
@@ -160,16 +193,16 @@ Napi::Value GetsockoptInt(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), value);
 }
 
-Napi::Value GetsockoptString(const Napi::CallbackInfo &info) {
+// The option's bytes as libzmq returns them: string options include their NUL.
+Napi::Value GetsockoptBytes(const Napi::CallbackInfo &info) {
   char value[1024] = {};
   size_t size = sizeof value;
   if (zmq_getsockopt(socket_arg(info), int_arg(info, 1), value, &size) != 0) throw_errno(info.Env(), "zmq_getsockopt");
-  return Napi::String::New(info.Env(), value);  // libzmq includes the terminating NUL
+  return Napi::Buffer<char>::Copy(info.Env(), value, size);
 }
 
 Napi::Value Send(const Napi::CallbackInfo &info) {
-  if (!info[1].IsBuffer()) throw Napi::TypeError::New(info.Env(), "argument 2 must be a Buffer");
-  auto data = info[1].As<Napi::Buffer<uint8_t>>();
+  auto data = buffer_arg(info, 1);
   int n = zmq_send(socket_arg(info), data.Data(), data.Length(), int_arg(info, 2));
   if (n < 0) throw_errno(info.Env(), "zmq_send");
   return Napi::Number::New(info.Env(), n);
@@ -198,67 +231,348 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), item.revents);
 }
 
-// ---- raw file descriptors, for fd:// endpoints ----------------------------
+// Starts publishing the socket's events on an inproc PAIR endpoint (null stops
+// it). Reading them is done in TS with an ordinary PAIR socket.
+Napi::Value SocketMonitor(const Napi::CallbackInfo &info) {
+  void *s = socket_arg(info);
+  const std::string endpoint = info[1].IsNull() ? std::string() : string_arg(info, 1);
+  if (zmq_socket_monitor(s, info[1].IsNull() ? nullptr : endpoint.c_str(), int_arg(info, 2)) != 0) throw_errno(info.Env(), "zmq_socket_monitor");
+  return info.Env().Undefined();
+}
 
-Napi::Value Socketpair(const Napi::CallbackInfo &info) {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw_errno(info.Env(), "socketpair");
-  Napi::Array out = Napi::Array::New(info.Env(), 2);
+// { publicKey, secretKey } as 40-character Z85 strings.
+Napi::Value CurveKeypair(const Napi::CallbackInfo &info) {
+  char public_key[41] = {}, secret_key[41] = {};
+  if (zmq_curve_keypair(public_key, secret_key) != 0) throw_errno(info.Env(), "zmq_curve_keypair");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("publicKey", public_key);
+  out.Set("secretKey", secret_key);
+  return out;
+}
+
+// ---- ZAP handler (RFC 27) ---------------------------------------------------
+//
+// libzmq asks the ZAP handler from its I/O thread while the application thread
+// may be blocked in zmq_poll or zmq_recv, so the handler needs a thread of its
+// own: JS, single-threaded and blocked in the same call, could not answer.
+// The table of what to allow comes from TS; this only looks requests up in it.
+
+struct ZapDecision {
+  std::string mechanism;
+  std::string identity;  // PLAIN user name, or the CURVE client key in Z85
+  std::string status;    // "200" or "400"
+};
+
+struct ZapHandler {
+  void *ctx;
+  std::map<std::string, std::string> plain;  // user name → password
+  std::set<std::string> curve;               // client public keys, Z85
+  int wake[2] = {-1, -1};                    // writing to wake[1] stops the thread
+  std::promise<int> ready;                   // 0 once bound, else the errno; lives as long as the thread
+  std::thread thread;
+  std::vector<ZapDecision> decisions;        // written by the thread, read after join
+};
+
+constexpr napi_type_tag kZapTag = {0x7a6d7166645f7a61ULL, 0x0000000000000003ULL};
+
+// One request: frames [version, request id, domain, address, routing id,
+// mechanism, credentials…]. Anything not allowed by the table gets 400.
+bool answer_zap(void *rep, ZapHandler &h) {
+  std::vector<std::string> frames;
+  int more = 0;
+  do {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, rep, 0) < 0) {
+      zmq_msg_close(&msg);
+      return false;
+    }
+    frames.emplace_back(static_cast<const char *>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
+    more = zmq_msg_more(&msg);
+    zmq_msg_close(&msg);
+  } while (more);
+
+  ZapDecision d{frames.size() > 5 ? frames[5] : "", "", "400"};
+  if (d.mechanism == "PLAIN" && frames.size() == 8) {
+    d.identity = frames[6];
+    auto it = h.plain.find(frames[6]);
+    if (it != h.plain.end() && it->second == frames[7]) d.status = "200";
+  } else if (d.mechanism == "CURVE" && frames.size() == 7 && frames[6].size() == 32) {
+    char z85[41] = {};
+    zmq_z85_encode(z85, reinterpret_cast<const uint8_t *>(frames[6].data()), 32);
+    d.identity = z85;
+    if (h.curve.count(d.identity) != 0) d.status = "200";
+  }
+  const std::string reply[] = {"1.0", frames.size() > 1 ? frames[1] : "", d.status, d.status == "200" ? "OK" : "denied",
+                               d.status == "200" ? d.identity : "", ""};
+  h.decisions.push_back(d);
+  for (size_t i = 0; i < 6; ++i) {
+    if (zmq_send(rep, reply[i].data(), reply[i].size(), i < 5 ? ZMQ_SNDMORE : 0) < 0) return false;
+  }
+  return true;
+}
+
+void serve_zap(ZapHandler *h) {
+  void *rep = zmq_socket(h->ctx, ZMQ_REP);
+  if (rep == nullptr) return h->ready.set_value(errno);
+  int linger = 0;
+  zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof linger);
+  if (zmq_bind(rep, "inproc://zeromq.zap.01") != 0) {
+    const int err = errno;
+    zmq_close(rep);
+    return h->ready.set_value(err);
+  }
+  h->ready.set_value(0);
+  for (;;) {
+    zmq_pollitem_t items[2] = {{rep, 0, ZMQ_POLLIN, 0}, {nullptr, h->wake[0], ZMQ_POLLIN, 0}};
+    // Waits for a request or for zapStop; zmq_ctx_term ends it too (ETERM).
+    if (zmq_poll(items, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (items[1].revents != 0 || !answer_zap(rep, *h)) break;
+  }
+  zmq_close(rep);
+}
+
+void stop_zap(ZapHandler *h) {
+  if (!h->thread.joinable()) return;
+  const char byte = 0;
+  // The pipe is new and empty, so this write cannot block.
+  while (write(h->wake[1], &byte, 1) < 0 && errno == EINTR) {
+  }
+  h->thread.join();
+  close(h->wake[0]);
+  close(h->wake[1]);
+}
+
+// zapStart(ctx, { plain: { user: password }, curve: [z85…] }): returns once the
+// handler is bound, so that no handshake can miss it.
+Napi::Value ZapStart(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "argument 2 must be a ZAP policy object");
+  Napi::Object policy = info[1].As<Napi::Object>();
+  auto h = std::make_unique<ZapHandler>();
+  h->ctx = context_arg(info);
+  Napi::Object plain = policy.Get("plain").As<Napi::Object>();
+  Napi::Array users = plain.GetPropertyNames();
+  for (uint32_t i = 0; i < users.Length(); ++i) {
+    const std::string user = users.Get(i).As<Napi::String>();
+    h->plain[user] = plain.Get(user).As<Napi::String>().Utf8Value();
+  }
+  Napi::Array curve = policy.Get("curve").As<Napi::Array>();
+  for (uint32_t i = 0; i < curve.Length(); ++i) h->curve.insert(curve.Get(i).As<Napi::String>().Utf8Value());
+
+  check_sys(env, pipe2(h->wake, O_CLOEXEC), "pipe2");
+  std::future<int> bound = h->ready.get_future();
+  h->thread = std::thread(serve_zap, h.get());
+  if (const int err = bound.get()) {
+    stop_zap(h.get());
+    throw_errno(env, "zmq_bind(inproc://zeromq.zap.01)", err);
+  }
+  auto external = Napi::External<ZapHandler>::New(env, h.release(), [](Napi::Env, ZapHandler *p) {
+    stop_zap(p);
+    delete p;
+  });
+  external.TypeTag(&kZapTag);
+  return external;
+}
+
+// Stops the handler (idempotent) and returns every decision it made, in order.
+Napi::Value ZapStop(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<ZapHandler>>().CheckTypeTag(&kZapTag)) {
+    throw Napi::TypeError::New(env, "argument 1 must be a ZAP handler");
+  }
+  ZapHandler *h = info[0].As<Napi::External<ZapHandler>>().Data();
+  stop_zap(h);
+  Napi::Array out = Napi::Array::New(env, h->decisions.size());
+  for (size_t i = 0; i < h->decisions.size(); ++i) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("mechanism", h->decisions[i].mechanism);
+    d.Set("identity", h->decisions[i].identity);
+    d.Set("status", h->decisions[i].status);
+    out.Set(static_cast<uint32_t>(i), d);
+  }
+  return out;
+}
+
+// ---- raw descriptors: one call per system call ------------------------------
+//
+// Which sockets to make, with which flags and options, is decided in
+// harness/os.ts; these only convert arguments. Socket addresses cross as
+// { family: 'inet' | 'inet6', host, port } or { family: 'unix', path, abstract }.
+
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  sockaddr *get() { return reinterpret_cast<sockaddr *>(&ss); }
+};
+
+SockAddr address_arg(const Napi::CallbackInfo &info, size_t i) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsObject()) throw Napi::TypeError::New(env, "argument " + std::to_string(i + 1) + " must be a socket address");
+  Napi::Object o = info[i].As<Napi::Object>();
+  const std::string family = o.Get("family").As<Napi::String>();
+  SockAddr a;
+  if (family == "inet" || family == "inet6") {
+    const std::string host = o.Get("host").As<Napi::String>();
+    const uint16_t port = htons(static_cast<uint16_t>(o.Get("port").As<Napi::Number>().Uint32Value()));
+    auto *in = reinterpret_cast<sockaddr_in *>(&a.ss);
+    auto *in6 = reinterpret_cast<sockaddr_in6 *>(&a.ss);
+    const bool v6 = family == "inet6";
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), v6 ? static_cast<void *>(&in6->sin6_addr) : &in->sin_addr) != 1) {
+      throw Napi::TypeError::New(env, "not a numeric " + family + " address: " + host);
+    }
+    if (v6) {
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = port;
+      a.len = sizeof *in6;
+    } else {
+      in->sin_family = AF_INET;
+      in->sin_port = port;
+      a.len = sizeof *in;
+    }
+  } else if (family == "unix") {
+    const std::string path = o.Get("path").As<Napi::String>();
+    const bool abstract = o.Get("abstract").ToBoolean();
+    auto *un = reinterpret_cast<sockaddr_un *>(&a.ss);
+    // An abstract name is a leading NUL and then exactly `path`: the length
+    // says where it ends, as libzmq computes it for ipc://@name.
+    if (path.size() + 1 > sizeof un->sun_path) throw Napi::RangeError::New(env, "UNIX socket path too long: " + path);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path + (abstract ? 1 : 0), path.data(), path.size());
+    a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  } else {
+    throw Napi::TypeError::New(env, "unknown address family: " + family);
+  }
+  return a;
+}
+
+Napi::Value address_value(Napi::Env env, const sockaddr_storage &ss, socklen_t len) {
+  Napi::Object o = Napi::Object::New(env);
+  char host[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+    const bool v6 = ss.ss_family == AF_INET6;
+    const auto *in = reinterpret_cast<const sockaddr_in *>(&ss);
+    const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+    inet_ntop(ss.ss_family, v6 ? static_cast<const void *>(&in6->sin6_addr) : &in->sin_addr, host, sizeof host);
+    o.Set("family", v6 ? "inet6" : "inet");
+    o.Set("host", host);
+    o.Set("port", ntohs(v6 ? in6->sin6_port : in->sin_port));
+  } else if (ss.ss_family == AF_UNIX) {
+    const auto *un = reinterpret_cast<const sockaddr_un *>(&ss);
+    const size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    const bool abstract = n > 0 && un->sun_path[0] == '\0';
+    std::string path = abstract ? std::string(un->sun_path + 1, n - 1) : std::string(un->sun_path, strnlen(un->sun_path, n));
+    o.Set("family", "unix");
+    o.Set("path", path);
+    o.Set("abstract", abstract);
+  } else {
+    o.Set("family", Napi::Number::New(env, ss.ss_family));
+  }
+  return o;
+}
+
+Napi::Value SysSocket(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), socket(int_arg(info, 0), int_arg(info, 1), 0), "socket"));
+}
+
+Napi::Value fd_pair(Napi::Env env, const int (&fds)[2]) {
+  Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, fds[0]);
   out.Set(1u, fds[1]);
   return out;
 }
 
-sockaddr_in loopback(uint16_t port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
+Napi::Value SysSocketpair(const Napi::CallbackInfo &info) {
+  int fds[2];
+  check_sys(info.Env(), socketpair(AF_UNIX, int_arg(info, 0), 0, fds), "socketpair");
+  return fd_pair(info.Env(), fds);
 }
 
-// A listening TCP socket on 127.0.0.1 and an ephemeral port: { fd, port }.
-Napi::Value ListenTcp(const Napi::CallbackInfo &info) {
+Napi::Value SysPipe(const Napi::CallbackInfo &info) {
+  int fds[2];
+  check_sys(info.Env(), pipe(fds), "pipe");
+  return fd_pair(info.Env(), fds);
+}
+
+Napi::Value SysSetsockopt(const Napi::CallbackInfo &info) {
+  const int value = int_arg(info, 3);
+  check_sys(info.Env(), setsockopt(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2), &value, sizeof value), "setsockopt");
+  return info.Env().Undefined();
+}
+
+// bind() and connect() both take (fd, address). connect() blocks: callers only
+// connect to loopback listeners that exist, which the kernel completes against
+// the backlog without anyone calling accept().
+template <int (*call)(int, const sockaddr *, socklen_t)>
+Napi::Value AddressCall(const Napi::CallbackInfo &info, const char *name) {
+  SockAddr a = address_arg(info, 1);
+  check_sys(info.Env(), call(int_arg(info, 0), a.get(), a.len), name);
+  return info.Env().Undefined();
+}
+Napi::Value SysBind(const Napi::CallbackInfo &info) { return AddressCall<bind>(info, "bind"); }
+Napi::Value SysConnect(const Napi::CallbackInfo &info) { return AddressCall<connect>(info, "connect"); }
+
+Napi::Value SysListen(const Napi::CallbackInfo &info) {
+  check_sys(info.Env(), listen(int_arg(info, 0), int_arg(info, 1)), "listen");
+  return info.Env().Undefined();
+}
+
+// accept(), waiting at most `timeout` ms for a connection (ETIMEDOUT after).
+Napi::Value SysAccept(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw_errno(env, "socket");
-  sockaddr_in addr = loopback(0);
-  socklen_t len = sizeof addr;
-  const char *failed = nullptr;
-  if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) failed = "bind";
-  else if (listen(fd, SOMAXCONN) != 0) failed = "listen";
-  else if (getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0) failed = "getsockname";
-  if (failed != nullptr) {
-    int err = errno;
-    close(fd);
-    throw_errno(env, failed, err);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("fd", fd);
-  out.Set("port", ntohs(addr.sin_port));
+  pollfd p{int_arg(info, 0), POLLIN, 0};
+  if (check_sys(env, poll(&p, 1, int_arg(info, 1)), "poll") == 0) throw_errno(env, "accept", ETIMEDOUT);
+  return Napi::Number::New(env, check_sys(env, accept(p.fd, nullptr, nullptr), "accept"));
+}
+
+Napi::Value SysGetsockname(const Napi::CallbackInfo &info) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  check_sys(info.Env(), getsockname(int_arg(info, 0), reinterpret_cast<sockaddr *>(&ss), &len), "getsockname");
+  return address_value(info.Env(), ss, len);
+}
+
+// { status: F_GETFL, descriptor: F_GETFD }
+Napi::Value SysFcntlFlags(const Napi::CallbackInfo &info) {
+  const int fd = int_arg(info, 0);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("status", check_sys(info.Env(), fcntl(fd, F_GETFL), "fcntl(F_GETFL)"));
+  out.Set("descriptor", check_sys(info.Env(), fcntl(fd, F_GETFD), "fcntl(F_GETFD)"));
   return out;
 }
 
-// A TCP socket connected to 127.0.0.1:port (the kernel completes the handshake
-// against the listen backlog, so this returns without anyone calling accept).
-Napi::Value ConnectTcp(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int port = int_arg(info, 0);
-  if (port <= 0 || port > 65535) throw Napi::RangeError::New(env, "port must be 1..65535");
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw_errno(env, "socket");
-  sockaddr_in addr = loopback(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
-    int err = errno;
-    close(fd);
-    throw_errno(env, "connect", err);
-  }
-  return Napi::Number::New(env, fd);
+Napi::Value SysClose(const Napi::CallbackInfo &info) {
+  check_sys(info.Env(), close(int_arg(info, 0)), "close");
+  return info.Env().Undefined();
 }
 
-Napi::Value CloseFd(const Napi::CallbackInfo &info) {
-  if (close(int_arg(info, 0)) != 0) throw_errno(info.Env(), "close");
-  return info.Env().Undefined();
+// The platform's values, so that TS never hard-codes a number that differs
+// between Linux architectures or libcs.
+Napi::Object SysConstants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+#define ZMQ_FD_CONSTANT(name) c.Set(#name, Napi::Number::New(env, name))
+  ZMQ_FD_CONSTANT(AF_INET);
+  ZMQ_FD_CONSTANT(AF_INET6);
+  ZMQ_FD_CONSTANT(AF_UNIX);
+  ZMQ_FD_CONSTANT(AF_VSOCK);
+  ZMQ_FD_CONSTANT(SOCK_STREAM);
+  ZMQ_FD_CONSTANT(SOCK_DGRAM);
+  ZMQ_FD_CONSTANT(SOCK_SEQPACKET);
+  ZMQ_FD_CONSTANT(SOCK_CLOEXEC);
+  ZMQ_FD_CONSTANT(SOCK_NONBLOCK);
+  ZMQ_FD_CONSTANT(SOL_SOCKET);
+  ZMQ_FD_CONSTANT(SO_REUSEADDR);
+  ZMQ_FD_CONSTANT(SO_REUSEPORT);
+  ZMQ_FD_CONSTANT(IPPROTO_IPV6);
+  ZMQ_FD_CONSTANT(IPV6_V6ONLY);
+  ZMQ_FD_CONSTANT(SOMAXCONN);
+  ZMQ_FD_CONSTANT(O_NONBLOCK);
+  ZMQ_FD_CONSTANT(FD_CLOEXEC);
+#undef ZMQ_FD_CONSTANT
+  return c;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -266,16 +580,42 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     const char *name;
     Napi::Function::Callback fn;
   } functions[] = {
-      {"version", Version},     {"has", Has},           {"libraryPath", LibraryPath},
-      {"ctxNew", CtxNew},       {"ctxTerm", CtxTerm},   {"socket", Socket},
-      {"close", Close},         {"bind", Bind},         {"connect", Connect},
-      {"setsockoptInt", SetsockoptInt},                 {"getsockoptInt", GetsockoptInt},
-      {"getsockoptString", GetsockoptString},           {"send", Send},
-      {"recv", Recv},           {"poll", Poll},         {"socketpair", Socketpair},
-      {"listenTcp", ListenTcp}, {"connectTcp", ConnectTcp},
-      {"closeFd", CloseFd},
+      {"version", Version},
+      {"has", Has},
+      {"libraryPath", LibraryPath},
+      {"ctxNew", CtxNew},
+      {"ctxTerm", CtxTerm},
+      {"socket", Socket},
+      {"close", Close},
+      {"bind", Bind},
+      {"connect", Connect},
+      {"unbind", Unbind},
+      {"disconnect", Disconnect},
+      {"setsockoptInt", SetsockoptInt},
+      {"setsockoptBytes", SetsockoptBytes},
+      {"getsockoptInt", GetsockoptInt},
+      {"getsockoptBytes", GetsockoptBytes},
+      {"send", Send},
+      {"recv", Recv},
+      {"poll", Poll},
+      {"socketMonitor", SocketMonitor},
+      {"curveKeypair", CurveKeypair},
+      {"zapStart", ZapStart},
+      {"zapStop", ZapStop},
+      {"sysSocket", SysSocket},
+      {"sysSocketpair", SysSocketpair},
+      {"sysPipe", SysPipe},
+      {"sysSetsockopt", SysSetsockopt},
+      {"sysBind", SysBind},
+      {"sysListen", SysListen},
+      {"sysConnect", SysConnect},
+      {"sysAccept", SysAccept},
+      {"sysGetsockname", SysGetsockname},
+      {"sysFcntlFlags", SysFcntlFlags},
+      {"sysClose", SysClose},
   };
   for (const auto &f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  exports.Set("sysConstants", SysConstants(env));
   return exports;
 }
 

@@ -130,9 +130,13 @@ export const LIBZMQ_CMAKE_OPTIONS = [
   '-DCMAKE_INSTALL_LIBDIR=lib',
 ];
 
-/** Everything one base+variant build owns, under build/<base>-<variant>/. */
-export function buildPaths(base: BaseName, variant: VariantName) {
-  const dir = path.join(paths.build, `${base}-${variant}`);
+/**
+ * Everything one base+variant build owns, under build/<base>-<variant>/; a
+ * build of the base without its series (`--unpatched`) gets its own
+ * build/<base>-unpatched-<variant>/, so that it never disturbs the patched one.
+ */
+export function buildPaths(base: BaseName, variant: VariantName, { unpatched = false }: { unpatched?: boolean } = {}) {
+  const dir = path.join(paths.build, `${base}${unpatched ? '-unpatched' : ''}-${variant}`);
   return {
     dir,
     /** Patched source tree (a scratch git repo; never libzmq/ itself). */

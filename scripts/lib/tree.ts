@@ -113,13 +113,19 @@ interface Stamp {
 const digest = (file: string): string => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /**
- * Makes `src` the base plus its series. When it already is (same base commit,
- * same patch files, no stray edits) it is left alone, so unchanged files keep
- * their mtimes and the CMake build stays incremental; otherwise the tree is reset
- * with git, which rewrites only files that differ.
+ * Makes `src` the base plus `patches` (its series, or none for an unpatched
+ * build). When it already is (same base commit, same patch files, no stray
+ * edits) it is left alone, so unchanged files keep their mtimes and the CMake
+ * build stays incremental; otherwise the tree is reset with git, which
+ * rewrites only files that differ.
  */
-export async function prepareTree(source: Source, src: string, stampFile: string, label: string): Promise<{ baseCommit: string; patches: string[] }> {
-  const patches = seriesFiles(source.base);
+export async function prepareTree(
+  source: Source,
+  src: string,
+  stampFile: string,
+  label: string,
+  patches: readonly string[],
+): Promise<{ baseCommit: string; patches: string[] }> {
   const want = patches.map((p) => ({ name: relative(p), sha256: digest(p) }));
 
   let baseCommit: string;
@@ -149,7 +155,11 @@ export async function prepareTree(source: Source, src: string, stampFile: string
   fs.rmSync(stampFile, { force: true });
   await run([...GIT, 'checkout', '--quiet', '--force', '--detach', baseCommit], { cwd: src });
   await run([...GIT, 'clean', '-fdxq'], { cwd: src });
-  say.info(`${relative(src)}: ${label}, applying ${patches.length} patch${patches.length === 1 ? '' : 'es'} from patches/${BASES[source.base].series}/`);
+  say.info(
+    patches.length === 0
+      ? `${relative(src)}: ${label}, no patches applied`
+      : `${relative(src)}: ${label}, applying ${patches.length} patch${patches.length === 1 ? '' : 'es'} from patches/${BASES[source.base].series}/`,
+  );
   const result = await applySeries(source.kind, src, patches);
   if (!result.ok) seriesMismatch(source.base, label, source.kind, result);
   if (source.kind === 'debian' && patches.length > 0) {
