@@ -6,10 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { debianSourcePaths } from './lib/apt.ts';
-import { BASES, BASE_NAMES, paths, type BaseName, type DebianBase } from './lib/config.ts';
-import { capture, gitQuery, relative, run } from './lib/proc.ts';
-import { baseLabel, debianSource, isOwnCheckout, resolveBase } from './lib/source.ts';
-import { applySeries, importDebianTree, seriesFiles, type ApplyResult } from './lib/tree.ts';
+import { buildLibzmq, ctestCommand } from './lib/build.ts';
+import { BASES, BASE_NAMES, buildPaths, paths, type BaseName, type DebianBase } from './lib/config.ts';
+import { capture, gitQuery, relative, run, step } from './lib/proc.ts';
+import { acquire, baseLabel, debianSource, isOwnCheckout, resolveBase } from './lib/source.ts';
+import { applySeries, importDebianTree, prepareTree, seriesFiles, type ApplyResult } from './lib/tree.ts';
 import { fail, main, say, tail } from './lib/ui.ts';
 
 const USAGE = `Usage: npm run series -- <command>
@@ -18,6 +19,9 @@ const USAGE = `Usage: npm run series -- <command>
                            with patches/<series>/ applied as commits (git am)
   export <base>            regenerate patches/<series>/ from <base>..zmq-fd/<base>
   check [<base>…]          compare patches/ with the branches (default: every base)
+  verify <base> [--all-tests]
+                           apply patches/<series>/ one commit at a time; build each step
+                           and run libzmq's tests that the series touches (or all)
 
 Bases: ${BASE_NAMES.map((b) => `${b} (patches/${BASES[b].series}/)`).join(', ')}`;
 
@@ -267,6 +271,56 @@ async function check(bases: BaseName[]): Promise<void> {
   if (stale > 0) fail(`${stale} series out of date with their branches`, ['Run `npm run series -- export <base>` for each base listed above.']);
 }
 
+/**
+ * libzmq's tests that every commit of the series must pass: those the series
+ * adds or changes, and those of the machinery it touches (endpoints, sessions,
+ * listeners, monitor, reconnection). Names a commit does not have yet match
+ * nothing.
+ */
+const TOUCHED_TESTS = [
+  'test_fd',
+  'test_capabilities',
+  'test_bind_fuzzer',
+  'test_connect_fuzzer',
+  'test_monitor',
+  'test_reconnect_ivl',
+  'test_reconnect_options',
+  'test_immediate',
+  'test_use_fd',
+  'test_term_endpoint',
+  'test_unbind_wildcard',
+  'test_filter_ipc',
+  'test_tcp_accept_filter',
+  'test_stream',
+  'test_stream_disconnect',
+  'test_pair_tcp',
+  'test_pair_ipc',
+  'test_reqrep_tcp',
+  'test_reqrep_ipc',
+];
+
+/** Each commit of a series builds and passes the tests: what upstream asks of a pull request. */
+async function verify(base: BaseName, allTests: boolean): Promise<void> {
+  const patches = seriesFiles(base);
+  if (patches.length === 0) fail(`patches/${BASES[base].series}/ is empty: there is nothing to verify`);
+  const source = await acquire(base);
+  const bp = buildPaths(base, 'release', 'verify');
+  fs.rmSync(bp.logs, { recursive: true, force: true });
+  const label = baseLabel(base, source.kind === 'git' ? source.commit : '');
+  const which = allTests ? [] : ['-R', `^(${TOUCHED_TESTS.join('|')})$`];
+  for (const [i, patch] of patches.entries()) {
+    say.step(`${i + 1}/${patches.length}: ${path.basename(patch)}`);
+    await prepareTree(source, bp.src, bp.stamp, label, patches.slice(0, i + 1));
+    await buildLibzmq(bp.src, bp, 'release');
+    await step(allTests ? "libzmq's tests" : "libzmq's tests that the series touches", ctestCommand(base, ...which), {
+      cwd: bp.cmake,
+      log: path.join(bp.logs, `ctest-${i + 1}.log`),
+      todo: [`Fix that commit on ${branchOf(base)} in libzmq/ (git rebase -i), then: npm run series -- export ${base}`],
+    });
+  }
+  say.step(`Done: each of the ${patches.length} commits of patches/${BASES[base].series}/ builds and passes`);
+}
+
 function asBase(value: string | undefined): BaseName {
   if (value && (BASE_NAMES as string[]).includes(value)) return value as BaseName;
   return fail(value ? `unknown base "${value}"` : 'which base?', [USAGE]);
@@ -275,7 +329,7 @@ function asBase(value: string | undefined): BaseName {
 main(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { force: { type: 'boolean' }, 'all-tests': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, ...args] = positionals;
   if (values.help || command === undefined) {
@@ -285,5 +339,6 @@ main(async () => {
   if (command === 'branch' && args.length === 1) return branch(asBase(args[0]), values.force ?? false);
   if (command === 'export' && args.length === 1) return exportSeries(asBase(args[0]));
   if (command === 'check') return check(args.length > 0 ? args.map(asBase) : BASE_NAMES);
+  if (command === 'verify' && args.length === 1) return verify(asBase(args[0]), values['all-tests'] ?? false);
   fail(`bad command line: ${positionals.join(' ')}`, [USAGE]);
 });

@@ -37,7 +37,7 @@ main(async () => {
   say.step(`libzmq source (base: ${selected})`);
   const source = await acquire(selected);
   const unpatched = values.unpatched ?? false;
-  const bp = buildPaths(source.base, variant, { unpatched });
+  const bp = buildPaths(source.base, variant, unpatched ? 'unpatched' : undefined);
   // Logs describe this run only; the previous run's are not worth mixing in.
   fs.rmSync(bp.logs, { recursive: true, force: true });
 

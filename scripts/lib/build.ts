@@ -2,12 +2,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LIBZMQ_CMAKE_OPTIONS, ROOT, VARIANTS, paths, type BuildPaths, type VariantName } from './config.ts';
+import { BASES, LIBZMQ_CMAKE_OPTIONS, ROOT, VARIANTS, paths, type BaseName, type BuildPaths, type VariantName } from './config.ts';
 import { capture, localBin, percentProgress, relative, step } from './proc.ts';
 import { fail, say } from './ui.ts';
 
 /** Parallel jobs for make and ctest: one per core the process may use. */
 export const JOBS = os.availableParallelism();
+
+/** ctest for a build of `base`, leaving out the tests that the base cannot pass (config.ts, ctestExclude). */
+export function ctestCommand(base: BaseName, ...args: string[]): string[] {
+  const excluded = Object.keys(BASES[base].ctestExclude ?? {});
+  const exclude = excluded.length > 0 ? ['-E', `^(${excluded.join('|')})$`] : [];
+  return ['ctest', '-j', String(JOBS), '--output-on-failure', ...exclude, ...args];
+}
 
 /** "4.3.4" from the tree's include/zmq.h: what zmq_version() must report once built. */
 export function headerVersion(src: string): string {

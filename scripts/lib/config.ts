@@ -131,12 +131,15 @@ export const LIBZMQ_CMAKE_OPTIONS = [
 ];
 
 /**
- * Everything one base+variant build owns, under build/<base>-<variant>/; a
- * build of the base without its series (`--unpatched`) gets its own
- * build/<base>-unpatched-<variant>/, so that it never disturbs the patched one.
+ * Builds that must not disturb the patched build of a base: the base without
+ * its series (`npm run setup -- --unpatched`), and the series applied one
+ * commit at a time (`npm run series -- verify`).
  */
-export function buildPaths(base: BaseName, variant: VariantName, { unpatched = false }: { unpatched?: boolean } = {}) {
-  const dir = path.join(paths.build, `${base}${unpatched ? '-unpatched' : ''}-${variant}`);
+export type BuildFlavor = 'unpatched' | 'verify';
+
+/** Everything one base+variant build owns, under build/<base>[-<flavor>]-<variant>/. */
+export function buildPaths(base: BaseName, variant: VariantName, flavor?: BuildFlavor) {
+  const dir = path.join(paths.build, `${base}${flavor ? `-${flavor}` : ''}-${variant}`);
   return {
     dir,
     /** Patched source tree (a scratch git repo; never libzmq/ itself). */
