@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { debianSourcePaths } from './lib/apt.ts';
-import { buildLibzmq, ctestCommand } from './lib/build.ts';
-import { BASES, BASE_NAMES, buildPaths, paths, type BaseName, type DebianBase } from './lib/config.ts';
+import { buildLibzmq, ctestCommand, touchedTestsFilter } from './lib/build.ts';
+import { BASES, BASE_NAMES, STANDALONE_FIXES, buildPaths, paths, type BaseName, type DebianBase } from './lib/config.ts';
 import { capture, gitQuery, relative, run, step } from './lib/proc.ts';
 import { acquire, baseLabel, debianSource, isOwnCheckout, resolveBase } from './lib/source.ts';
-import { applySeries, importDebianTree, prepareTree, seriesFiles, type ApplyResult } from './lib/tree.ts';
+import { applySeries, importDebianTree, patchSubject, prepareTree, seriesFiles, type ApplyResult } from './lib/tree.ts';
 import { fail, main, say, tail } from './lib/ui.ts';
 
 const USAGE = `Usage: npm run series -- <command>
@@ -18,10 +18,12 @@ const USAGE = `Usage: npm run series -- <command>
   branch <base> [--force]  create or reset branch zmq-fd/<base> in libzmq/ at the base,
                            with patches/<series>/ applied as commits (git am)
   export <base>            regenerate patches/<series>/ from <base>..zmq-fd/<base>
-  check [<base>…]          compare patches/ with the branches (default: every base)
+  check [<base>…]          compare patches/ with the branches (default: every base), and
+                           apply each upstream fix alone to its base (config.ts, STANDALONE_FIXES)
   verify <base> [--all-tests]
                            apply patches/<series>/ one commit at a time; build each step
-                           and run libzmq's tests that the series touches (or all)
+                           and run libzmq's tests that the series touches (or all); then
+                           build and test each upstream fix alone on the base
 
 Bases: ${BASE_NAMES.map((b) => `${b} (patches/${BASES[b].series}/)`).join(', ')}`;
 
@@ -224,28 +226,74 @@ async function exportSeries(base: BaseName): Promise<void> {
 async function verifyApplies(base: BaseName): Promise<{ ok: boolean; text: string }> {
   const patches = seriesFiles(base);
   if (patches.length === 0) return { ok: true, text: 'empty series, nothing to apply' };
+  const scratch = await scratchBase(base);
+  if ('skipped' in scratch) return { ok: true, text: scratch.skipped };
+  try {
+    const result = await applySeries(BASES[base].kind, scratch.dir, patches);
+    if (result.ok) return { ok: true, text: `all ${patches.length} patches apply to ${scratch.label}` };
+    return { ok: false, text: `${relative(result.patch)} does NOT apply to ${scratch.label}:\n${tail(result.output)}` };
+  } finally {
+    fs.rmSync(scratch.dir, { recursive: true, force: true });
+  }
+}
+
+/** Patches of a base's series, by subject; fails naming those missing. */
+function patchesNamed(base: BaseName, subjects: readonly string[], what: string): string[] {
+  const bySubject = new Map(seriesFiles(base).map((p) => [patchSubject(p), p]));
+  const missing = subjects.filter((subject) => !bySubject.has(subject));
+  if (missing.length > 0) {
+    fail(`patches/${BASES[base].series}/ lacks ${what} that config.ts lists:\n  ${missing.join('\n  ')}`, [
+      'Keep the subject lines identical on every base, or update the list in scripts/lib/config.ts.',
+    ]);
+  }
+  return subjects.map((subject) => bySubject.get(subject) as string);
+}
+
+/** Each upstream fix that must stand alone, with the backports its base carries before it. */
+function standaloneFixes(base: BaseName): { fix: string; applied: string[] }[] {
+  const backports = patchesNamed(base, BASES[base].backports ?? [], 'backports');
+  return patchesNamed(base, STANDALONE_FIXES, 'upstream fixes (STANDALONE_FIXES)').map((fix) => ({ fix, applied: [...backports, fix] }));
+}
+
+/**
+ * A scratch copy of the base, for applying patches without a build: a shared
+ * clone of libzmq/ at the base commit, or a copy of the Debian tree. Undefined
+ * where that source is not here (check never downloads).
+ */
+async function scratchBase(base: BaseName): Promise<{ dir: string; label: string } | { skipped: string }> {
   const def = BASES[base];
   const scratch = tempDir('check');
-  try {
-    let label: string;
-    if (def.kind === 'git') {
-      if (!(await isOwnCheckout(LIBZMQ))) return { ok: true, text: 'libzmq/ is not a checkout: not verified' };
-      const { commit, rev } = await resolveBase(def, LIBZMQ);
-      if (!commit) return { ok: true, text: `libzmq/ has no ${rev}: not verified` };
-      await scratchClone(commit, scratch);
-      label = baseLabel(base, commit);
-    } else {
-      const { tree, complete } = debianSourcePaths(def);
-      if (!fs.existsSync(complete)) return { ok: true, text: 'the Debian source is not downloaded (npm run setup -- --base=debian): not verified' };
-      fs.cpSync(tree, scratch, { recursive: true, verbatimSymlinks: true });
-      label = baseLabel(base, '');
-    }
-    const result = await applySeries(def.kind, scratch, patches);
-    if (result.ok) return { ok: true, text: `all ${patches.length} patches apply to ${label}` };
-    return { ok: false, text: `${relative(result.patch)} does NOT apply to ${label}:\n${tail(result.output)}` };
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
+  if (def.kind === 'git') {
+    if (!(await isOwnCheckout(LIBZMQ))) return { skipped: 'libzmq/ is not a checkout: not verified' };
+    const { commit, rev } = await resolveBase(def, LIBZMQ);
+    if (!commit) return { skipped: `libzmq/ has no ${rev}: not verified` };
+    await scratchClone(commit, scratch);
+    return { dir: scratch, label: baseLabel(base, commit) };
   }
+  const { tree, complete } = debianSourcePaths(def);
+  if (!fs.existsSync(complete)) return { skipped: 'the Debian source is not downloaded (npm run setup -- --base=debian): not verified' };
+  fs.cpSync(tree, scratch, { recursive: true, verbatimSymlinks: true });
+  return { dir: scratch, label: baseLabel(base, '') };
+}
+
+/** Does each upstream fix apply to the base on its own? */
+async function verifyStandalone(base: BaseName): Promise<{ ok: boolean; lines: string[] }> {
+  const lines: string[] = [];
+  let ok = true;
+  for (const { fix, applied } of standaloneFixes(base)) {
+    const scratch = await scratchBase(base);
+    if ('skipped' in scratch) return { ok: true, lines: [scratch.skipped] };
+    try {
+      const result = await applySeries(BASES[base].kind, scratch.dir, applied);
+      if (!result.ok) ok = false;
+      const on = applied.length > 1 ? ' (after the base\'s backports)' : '';
+      lines.push(`${result.ok ? 'applies alone' : 'does NOT apply alone'}${on}: ${path.basename(fix)}`);
+      if (!result.ok) lines.push(tail(result.output, 10));
+    } finally {
+      fs.rmSync(scratch.dir, { recursive: true, force: true });
+    }
+  }
+  return { ok, lines };
 }
 
 async function check(bases: BaseName[]): Promise<void> {
@@ -267,37 +315,22 @@ async function check(bases: BaseName[]): Promise<void> {
       say.info(`  → npm run series -- export ${base}`);
     }
   }
+  let dependent = 0;
+  for (const base of bases) {
+    const standalone = await verifyStandalone(base);
+    if (!standalone.ok) dependent++;
+    say.info(`${base}: upstream fixes on their own:`);
+    for (const line of standalone.lines) say.info(`  ${line}`);
+  }
   if (broken > 0) fail(`${broken} series do not apply to their base`, ['Port them: npm run series -- branch <base> (see README "Working on the patch series").']);
+  if (dependent > 0) {
+    fail(`${dependent} series have upstream fixes that need other commits of the series`, [
+      'Each fix in STANDALONE_FIXES (scripts/lib/config.ts) must touch no lines that an earlier commit changes:',
+      'rework it on the branch (git rebase -i), then export.',
+    ]);
+  }
   if (stale > 0) fail(`${stale} series out of date with their branches`, ['Run `npm run series -- export <base>` for each base listed above.']);
 }
-
-/**
- * libzmq's tests that every commit of the series must pass: those the series
- * adds or changes, and those of the machinery it touches (endpoints, sessions,
- * listeners, monitor, reconnection). Names a commit does not have yet match
- * nothing.
- */
-const TOUCHED_TESTS = [
-  'test_fd',
-  'test_capabilities',
-  'test_bind_fuzzer',
-  'test_connect_fuzzer',
-  'test_monitor',
-  'test_reconnect_ivl',
-  'test_reconnect_options',
-  'test_immediate',
-  'test_use_fd',
-  'test_term_endpoint',
-  'test_unbind_wildcard',
-  'test_filter_ipc',
-  'test_tcp_accept_filter',
-  'test_stream',
-  'test_stream_disconnect',
-  'test_pair_tcp',
-  'test_pair_ipc',
-  'test_reqrep_tcp',
-  'test_reqrep_ipc',
-];
 
 /** Each commit of a series builds and passes the tests: what upstream asks of a pull request. */
 async function verify(base: BaseName, allTests: boolean): Promise<void> {
@@ -307,18 +340,31 @@ async function verify(base: BaseName, allTests: boolean): Promise<void> {
   const bp = buildPaths(base, 'release', 'verify');
   fs.rmSync(bp.logs, { recursive: true, force: true });
   const label = baseLabel(base, source.kind === 'git' ? source.commit : '');
-  const which = allTests ? [] : ['-R', `^(${TOUCHED_TESTS.join('|')})$`];
+  const which = allTests ? [] : touchedTestsFilter();
   for (const [i, patch] of patches.entries()) {
     say.step(`${i + 1}/${patches.length}: ${path.basename(patch)}`);
     await prepareTree(source, bp.src, bp.stamp, label, patches.slice(0, i + 1));
     await buildLibzmq(bp.src, bp, 'release');
-    await step(allTests ? "libzmq's tests" : "libzmq's tests that the series touches", ctestCommand(base, ...which), {
+    await step(allTests ? "libzmq's tests" : "libzmq's tests that the series touches", ctestCommand(base, 'release', ...which), {
       cwd: bp.cmake,
       log: path.join(bp.logs, `ctest-${i + 1}.log`),
       todo: [`Fix that commit on ${branchOf(base)} in libzmq/ (git rebase -i), then: npm run series -- export ${base}`],
     });
   }
-  say.step(`Done: each of the ${patches.length} commits of patches/${BASES[base].series}/ builds and passes`);
+  const fixes = standaloneFixes(base);
+  for (const [i, { fix, applied }] of fixes.entries()) {
+    say.step(`upstream fix ${i + 1}/${fixes.length} alone on ${label}: ${path.basename(fix)}`);
+    await prepareTree(source, bp.src, bp.stamp, label, applied);
+    await buildLibzmq(bp.src, bp, 'release');
+    await step("libzmq's tests", ctestCommand(base, 'release', ...which), {
+      cwd: bp.cmake,
+      log: path.join(bp.logs, `ctest-alone-${i + 1}.log`),
+      todo: [`That fix needs other commits of the series: rework it on ${branchOf(base)} in libzmq/, then export.`],
+    });
+  }
+  say.step(
+    `Done: each of the ${patches.length} commits of patches/${BASES[base].series}/ builds and passes, and so does each of its ${fixes.length} upstream fixes alone`,
+  );
 }
 
 function asBase(value: string | undefined): BaseName {

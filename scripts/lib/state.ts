@@ -2,7 +2,7 @@
 // tools and the smoke tests all start from it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { paths, type BaseName, type VariantName } from './config.ts';
+import { ENV, VARIANTS, paths, type BaseName, type VariantName } from './config.ts';
 import { fail } from './ui.ts';
 
 export interface BuildRecord {
@@ -27,6 +27,15 @@ export interface BuildRecord {
   cmakeBuildDir: string;
   addon: string;
   builtAt: string;
+  /** Set when `npm test -- --library` tests a libzmq built elsewhere (scripts/lib/library.ts). */
+  external?: {
+    /** The path as given. */
+    given: string;
+    /** zmq_has("fd") of the loaded library. */
+    hasFd: boolean;
+    /** Where the addon's zmq.h came from. */
+    header: string;
+  };
 }
 
 export function writeCurrent(record: BuildRecord): void {
@@ -38,12 +47,30 @@ export function writeCurrent(record: BuildRecord): void {
 
 /** Synchronous so that test files can read it while declaring their tests. */
 export function readCurrent(): BuildRecord {
-  if (!fs.existsSync(paths.current)) {
-    fail('nothing has been built yet (build/current.json is missing)', ['Run `npm run setup` first.']);
+  // `npm test -- --library` points its ava runs at the record of that library.
+  const file = process.env[ENV.record] || paths.current;
+  if (!fs.existsSync(file)) {
+    fail(`nothing has been built yet (${file} is missing)`, ['Run `npm run setup` first.']);
   }
-  const record = JSON.parse(fs.readFileSync(paths.current, 'utf8')) as BuildRecord;
+  const record = JSON.parse(fs.readFileSync(file, 'utf8')) as BuildRecord;
   if (!fs.existsSync(record.library) || !fs.existsSync(record.cmakeBuildDir)) {
     fail(`build/current.json points at a build that is gone (${record.buildDir})`, ['Run `npm run setup` again.']);
   }
   return record;
+}
+
+/**
+ * The recorded build, for a command that runs it in plain node (`npm run
+ * bench`, `npm run soak`): it must carry the series, and be unsanitized.
+ * `sanitizedWhy` says why this command refuses a sanitized build.
+ */
+export function readPatchedRelease(command: string, sanitizedWhy: string): BuildRecord {
+  const built = readCurrent();
+  if (built.patches.length === 0) {
+    fail('the recorded build has no patches: fd:// endpoints do not exist in it', [`Build the patched library: npm run build -- --base=${built.base}`]);
+  }
+  if (VARIANTS[built.variant].sanitizer) {
+    fail(`the recorded build is the ${built.variant} variant: ${sanitizedWhy}`, [`Run ${command} on a release build: npm run build -- --base=${built.base}`]);
+  }
+  return built;
 }

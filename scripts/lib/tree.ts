@@ -33,6 +33,14 @@ export function seriesFiles(base: BaseName): string[] {
   return names.sort().map((n) => path.join(dir, n));
 }
 
+/** A patch's subject line, from its (possibly folded) `Subject: [PATCH]` header. */
+export function patchSubject(patch: string): string {
+  const header = fs.readFileSync(patch, 'utf8').split('\n\n', 1)[0] ?? '';
+  const folded = /^Subject: (.*(?:\n[ \t].*)*)/m.exec(header)?.[1];
+  if (folded === undefined) fail(`${relative(patch)} has no Subject: header; is it a git format-patch file?`);
+  return folded.replace(/\n[ \t]+/g, ' ').replace(/^\[PATCH[^\]]*\]\s*/, '');
+}
+
 export type ApplyResult = { ok: true } | { ok: false; patch: string; applied: number; output: string };
 
 /**
