@@ -27,6 +27,8 @@ export interface ZapDecision {
   mechanism: string;
   identity: string;
   status: '200' | '400';
+  /** The request's address frame: the peer's IP address, or `:uid:gid:pid` over UNIX. */
+  address: string;
 }
 
 interface Addon {
@@ -52,9 +54,10 @@ interface Addon {
   curveKeypair(): { publicKey: string; secretKey: string };
   zapStart(ctx: ContextHandle, policy: ZapPolicy): ZapHandle;
   zapStop(zap: ZapHandle): ZapDecision[];
+  recvProperty(socket: SocketHandle, flags: number, name: string): [Buffer, string | null];
 
   sysConstants: Readonly<Record<SysConstant, number>>;
-  sysSocket(domain: number, type: number): number;
+  sysSocket(domain: number, type: number, protocol: number): number;
   sysSocketpair(type: number): [number, number];
   sysPipe(): [number, number];
   sysSetsockopt(fd: number, level: number, name: number, value: number): void;
@@ -64,7 +67,21 @@ interface Addon {
   sysAccept(fd: number, timeoutMs: number): number;
   sysGetsockname(fd: number): SockAddr | { family: number };
   sysFcntlFlags(fd: number): { status: number; descriptor: number };
+  sysOpen(path: string, flags: number): number;
+  sysDup(fd: number): number;
+  sysDup2(fd: number, to: number): number;
+  sysShutdown(fd: number, how: number): void;
   sysClose(fd: number): void;
+
+  // soak and faults
+  sysWrite(fd: number, data: Buffer): number;
+  sysRead(fd: number, max: number, timeoutMs: number): Buffer;
+  sysInq(fd: number): number;
+  sysSetLinger(fd: number, on: number, seconds: number): void;
+  sysSetNofile(soft: number): void;
+  forkExec(argv: readonly string[]): number;
+  socketMonitorV2(socket: SocketHandle, endpoint: string, events: number): void;
+  pipesStats(socket: SocketHandle): boolean;
 }
 
 export type SysConstant =
@@ -81,6 +98,13 @@ export type SysConstant =
   | 'SO_REUSEADDR'
   | 'SO_REUSEPORT'
   | 'IPPROTO_IPV6'
+  | 'IPPROTO_TCP'
+  | 'IPPROTO_MPTCP'
+  | 'TCP_USER_TIMEOUT'
+  | 'SHUT_RDWR'
+  | 'SHUT_RD'
+  | 'SHUT_WR'
+  | 'O_PATH'
   | 'IPV6_V6ONLY'
   | 'SOMAXCONN'
   | 'O_NONBLOCK'
@@ -88,8 +112,9 @@ export type SysConstant =
 
 function load(): Addon {
   try {
-    // "#addon" (package.json "imports") → build/current/…/zmq_fd_harness.node
-    return createRequire(import.meta.url)('#addon') as Addon;
+    // "#addon" (package.json "imports") → build/current/…/zmq_fd_harness.node;
+    // `npm test -- --library` sets ZMQ_FD_ADDON to the addon built against that library.
+    return createRequire(import.meta.url)(process.env.ZMQ_FD_ADDON || '#addon') as Addon;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
       throw new Error('the harness addon is not built (build/current/ is missing): run `npm run setup` first', { cause: error });

@@ -11,16 +11,20 @@ const C = addon.sysConstants;
 
 export type Domain = 'inet' | 'inet6' | 'unix' | 'vsock';
 export type SocketKind = 'stream' | 'dgram' | 'seqpacket';
+/** `default`: the family's own protocol (TCP for a stream socket of AF_INET); `mptcp`: Multipath TCP (Linux). */
+export type Protocol = 'default' | 'mptcp';
 
 const DOMAINS: Record<Domain, number> = { inet: C.AF_INET, inet6: C.AF_INET6, unix: C.AF_UNIX, vsock: C.AF_VSOCK };
 const KINDS: Record<SocketKind, number> = { stream: C.SOCK_STREAM, dgram: C.SOCK_DGRAM, seqpacket: C.SOCK_SEQPACKET };
+const PROTOCOLS: Record<Protocol, number> = { default: 0, mptcp: C.IPPROTO_MPTCP };
 
 // Descriptors are made blocking and without FD_CLOEXEC on purpose: RFC.md
 // section 6 has libzmq set O_NONBLOCK and FD_CLOEXEC on a descriptor it adopts,
 // and leave one it refuses exactly as it was. Both only show on a descriptor
 // that has neither flag to begin with.
 
-export const socket = (domain: Domain, kind: SocketKind = 'stream'): number => addon.sysSocket(DOMAINS[domain], KINDS[kind]);
+export const socket = (domain: Domain, kind: SocketKind = 'stream', protocol: Protocol = 'default'): number =>
+  addon.sysSocket(DOMAINS[domain], KINDS[kind], PROTOCOLS[protocol]);
 
 /** Two connected AF_UNIX sockets. */
 export const socketpair = (kind: SocketKind = 'stream'): [number, number] => addon.sysSocketpair(KINDS[kind]);
@@ -40,6 +44,20 @@ export const accept = (fd: number, timeoutMs = DEFAULT_TIMEOUT_MS): number => ad
 /** SO_REUSEPORT, as a supervisor sharing a port between processes sets it (RFC use case A.1). */
 export const setReusePort = (fd: number): void => addon.sysSetsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, 1);
 
+/** TCP_USER_TIMEOUT, the option behind ZMQ_TCP_MAXRT. */
+export const setTcpUserTimeout = (fd: number, ms: number): void => addon.sysSetsockopt(fd, C.IPPROTO_TCP, C.TCP_USER_TIMEOUT, ms);
+
+/** shutdown(SHUT_RDWR): on a listening socket, every holder of the socket sees it stop listening. */
+export const shutdown = (fd: number): void => addon.sysShutdown(fd, C.SHUT_RDWR);
+
+/** open(path, O_PATH): a descriptor that is open, but that socket calls refuse as not open. */
+export const openPath = (path: string): number => addon.sysOpen(path, C.O_PATH);
+
+export const dup = (fd: number): number => addon.sysDup(fd);
+
+/** dup2(): `fd` again, as number `to`. */
+export const dup2 = (fd: number, to: number): number => addon.sysDup2(fd, to);
+
 export const close = (fd: number): void => addon.sysClose(fd);
 
 /** getsockname(): the address a socket is bound to (the port the kernel chose, for port 0). */
@@ -55,8 +73,11 @@ export function portOf(address: SockAddr): number {
 }
 
 /** A stream socket bound to `address` and listening; returns it with its actual address. */
-export function listener(address: SockAddr, { kind = 'stream', reusePort = false }: { kind?: SocketKind; reusePort?: boolean } = {}): { fd: number; address: SockAddr } {
-  const fd = socket(address.family, kind);
+export function listener(
+  address: SockAddr,
+  { kind = 'stream', reusePort = false, protocol = 'default' }: { kind?: SocketKind; reusePort?: boolean; protocol?: Protocol } = {},
+): { fd: number; address: SockAddr } {
+  const fd = socket(address.family, kind, protocol);
   try {
     if (reusePort) setReusePort(fd);
     bind(fd, address);
@@ -69,8 +90,8 @@ export function listener(address: SockAddr, { kind = 'stream', reusePort = false
 }
 
 /** A stream socket connected to `address`. */
-export function connectTo(address: SockAddr): number {
-  const fd = socket(address.family);
+export function connectTo(address: SockAddr, protocol: Protocol = 'default'): number {
+  const fd = socket(address.family, 'stream', protocol);
   try {
     connect(fd, address);
     return fd;

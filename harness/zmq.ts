@@ -49,6 +49,7 @@ const OPTIONS = {
   RCVMORE: [13, 'int'],
   EVENTS: [15, 'int'],
   LINGER: [17, 'int'],
+  SNDHWM: [23, 'int'],
   RECONNECT_IVL: [18, 'int'],
   RCVTIMEO: [27, 'int'],
   SNDTIMEO: [28, 'int'],
@@ -63,6 +64,12 @@ const OPTIONS = {
   CURVE_SECRETKEY: [49, 'string'],
   CURVE_SERVERKEY: [50, 'string'],
   ZAP_DOMAIN: [55, 'string'],
+  IPC_FILTER_PID: [58, 'int'],
+  IPC_FILTER_UID: [59, 'int'],
+  IPC_FILTER_GID: [60, 'int'],
+  HANDSHAKE_IVL: [66, 'int'],
+  TCP_MAXRT: [80, 'int'],
+  USE_FD: [89, 'int'],
 } as const satisfies Record<string, readonly [number, 'int' | 'bytes' | 'string']>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -198,7 +205,17 @@ export class Socket {
   }
 
   #wait(events: number, timeoutMs: number, what: string): void {
-    if (!(addon.poll(this.#handle, events, timeoutMs) & events)) throw new TimeoutError(`${this.type} socket: ${what}`, timeoutMs, 'EAGAIN', 'zmq_poll');
+    // A signal (SIGCHLD, when a test runs a child process) interrupts zmq_poll: poll again for the rest of the time.
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if (addon.poll(this.#handle, events, remaining(deadline)) & events) return;
+        break;
+      } catch (error) {
+        if (!isZmqError(error) || error.code !== 'EINTR') throw error;
+      }
+    }
+    throw new TimeoutError(`${this.type} socket: ${what}`, timeoutMs, 'EAGAIN', 'zmq_poll');
   }
 
   /**
@@ -233,6 +250,15 @@ export class Socket {
     return frames;
   }
 
+  /**
+   * Receives one frame with the value of one of its properties (zmq_msg_gets),
+   * e.g. `Peer-Address`; null when it has none. Waits as recv() does.
+   */
+  recvWithProperty(name: string, { timeoutMs = DEFAULT_TIMEOUT_MS }: { timeoutMs?: number } = {}): [Buffer, string | null] {
+    this.#wait(ZMQ_POLLIN, timeoutMs, 'no message');
+    return addon.recvProperty(this.#handle, ZMQ_DONTWAIT, name);
+  }
+
   /** Whether a message is waiting, without waiting for one. */
   get readable(): boolean {
     return (addon.poll(this.#handle, ZMQ_POLLIN, 0) & ZMQ_POLLIN) !== 0;
@@ -259,6 +285,16 @@ export class Socket {
 
 let monitors = 0;
 
+/** @internal One message's frames, or undefined if none came within `timeoutMs` (monitor readers). */
+export function recvWithin(reader: Socket, timeoutMs: number): Buffer[] | undefined {
+  try {
+    return reader.recvMessage({ timeoutMs });
+  } catch (error) {
+    if (error instanceof TimeoutError) return undefined;
+    throw error;
+  }
+}
+
 /**
  * zmq_socket_monitor() on an inproc address, read by a PAIR socket connected
  * before anything happens on the monitored socket (libzmq drops events that
@@ -279,13 +315,8 @@ export class Monitor {
 
   /** Reads the next event, waiting at most `timeoutMs`; undefined if none came. */
   next(timeoutMs: number): MonitorEvent | undefined {
-    let frames: Buffer[];
-    try {
-      frames = this.#reader.recvMessage({ timeoutMs });
-    } catch (error) {
-      if (error instanceof TimeoutError) return undefined;
-      throw error;
-    }
+    const frames = recvWithin(this.#reader, timeoutMs);
+    if (frames === undefined) return undefined;
     const [head, endpoint] = frames;
     if (frames.length !== 2 || head?.length !== 6 || endpoint === undefined) throw new Error(`malformed monitor event: ${frames.length} frames`);
     const le = endianness() === 'LE';
@@ -381,6 +412,15 @@ export class Context {
     this.#terminated = true;
     for (const zap of this.#zaps) zap.stop();
     for (const socket of [...this.#sockets]) socket.close();
-    addon.ctxTerm(this.handle);
+    // A signal (SIGCHLD, when a test runs child processes) interrupts it with
+    // EINTR, and zmq_ctx_term(3) says to call it again.
+    for (;;) {
+      try {
+        addon.ctxTerm(this.handle);
+        return;
+      } catch (error) {
+        if (!isZmqError(error) || error.code !== 'EINTR') throw error;
+      }
+    }
   }
 }

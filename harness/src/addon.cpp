@@ -7,6 +7,9 @@
 // must answer from another thread (see "ZAP handler" below).
 
 #include <napi.h>
+// For zmq_socket_monitor_versioned and zmq_socket_monitor_pipes_stats (soak
+// and faults block); libzmq is built with ENABLE_DRAFTS, which exports them.
+#define ZMQ_BUILD_DRAFT_API
 #include <zmq.h>
 
 #include <arpa/inet.h>
@@ -14,9 +17,13 @@
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -261,6 +268,7 @@ struct ZapDecision {
   std::string mechanism;
   std::string identity;  // PLAIN user name, or the CURVE client key in Z85
   std::string status;    // "200" or "400"
+  std::string address;   // the request's address frame: the peer's IP, or ":uid:gid:pid" over UNIX
 };
 
 struct ZapHandler {
@@ -292,7 +300,7 @@ bool answer_zap(void *rep, ZapHandler &h) {
     zmq_msg_close(&msg);
   } while (more);
 
-  ZapDecision d{frames.size() > 5 ? frames[5] : "", "", "400"};
+  ZapDecision d{frames.size() > 5 ? frames[5] : "", "", "400", frames.size() > 3 ? frames[3] : ""};
   if (d.mechanism == "PLAIN" && frames.size() == 8) {
     d.identity = frames[6];
     auto it = h.plain.find(frames[6]);
@@ -392,8 +400,32 @@ Napi::Value ZapStop(const Napi::CallbackInfo &info) {
     d.Set("mechanism", h->decisions[i].mechanism);
     d.Set("identity", h->decisions[i].identity);
     d.Set("status", h->decisions[i].status);
+    d.Set("address", h->decisions[i].address);
     out.Set(static_cast<uint32_t>(i), d);
   }
+  return out;
+}
+
+// ---- message properties (security tests) -------------------------------------
+
+// recvProperty(socket, flags, name): one frame and its zmq_msg_gets (name),
+// e.g. "Peer-Address", which libzmq takes from the connection, not the peer;
+// null when the message has no such property.
+Napi::Value RecvProperty(const Napi::CallbackInfo &info) {
+  void *s = socket_arg(info);
+  const std::string name = string_arg(info, 2);
+  zmq_msg_t msg;
+  zmq_msg_init(&msg);
+  if (zmq_msg_recv(&msg, s, int_arg(info, 1)) < 0) {
+    const int err = errno;
+    zmq_msg_close(&msg);
+    throw_errno(info.Env(), "zmq_msg_recv", err);
+  }
+  const char *value = zmq_msg_gets(&msg, name.c_str());
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Buffer<uint8_t>::Copy(info.Env(), static_cast<uint8_t *>(zmq_msg_data(&msg)), zmq_msg_size(&msg)));
+  out.Set(1u, value ? Napi::Value(Napi::String::New(info.Env(), value)) : info.Env().Null());
+  zmq_msg_close(&msg);
   return out;
 }
 
@@ -475,7 +507,7 @@ Napi::Value address_value(Napi::Env env, const sockaddr_storage &ss, socklen_t l
 }
 
 Napi::Value SysSocket(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), check_sys(info.Env(), socket(int_arg(info, 0), int_arg(info, 1), 0), "socket"));
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), socket(int_arg(info, 0), int_arg(info, 1), int_arg(info, 2)), "socket"));
 }
 
 Napi::Value fd_pair(Napi::Env env, const int (&fds)[2]) {
@@ -544,9 +576,144 @@ Napi::Value SysFcntlFlags(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// open() of a path, e.g. with O_PATH: a descriptor that is open but that socket calls refuse.
+Napi::Value SysOpen(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), open(string_arg(info, 0).c_str(), int_arg(info, 1)), "open"));
+}
+
+Napi::Value SysDup(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), dup(int_arg(info, 0)), "dup"));
+}
+
+Napi::Value SysDup2(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), dup2(int_arg(info, 0), int_arg(info, 1)), "dup2"));
+}
+
+Napi::Value SysShutdown(const Napi::CallbackInfo &info) {
+  check_sys(info.Env(), shutdown(int_arg(info, 0), int_arg(info, 1)), "shutdown");
+  return info.Env().Undefined();
+}
+
 Napi::Value SysClose(const Napi::CallbackInfo &info) {
   check_sys(info.Env(), close(int_arg(info, 0)), "close");
   return info.Env().Undefined();
+}
+
+// ---- soak and faults: raw byte streams, pipe counts, children ----------------
+//
+// What tests/soak and tests/faults.test.ts need beyond the calls above: a raw
+// peer that writes and reads ZMTP bytes itself, the draft pipes-stats monitor
+// (the live connection count), and a child process that execs.
+
+Napi::Value SysWrite(const Napi::CallbackInfo &info) {
+  auto data = buffer_arg(info, 1);
+  return Napi::Number::New(info.Env(), check_sys(info.Env(), static_cast<int>(write(int_arg(info, 0), data.Data(), data.Length())), "write"));
+}
+
+// read() of at most `max` bytes, waiting at most `timeout` ms (ETIMEDOUT
+// after); an empty Buffer is end of file.
+Napi::Value SysRead(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  pollfd p{int_arg(info, 0), POLLIN, 0};
+  if (check_sys(env, poll(&p, 1, int_arg(info, 2)), "poll") == 0) throw_errno(env, "read", ETIMEDOUT);
+  std::vector<char> data(static_cast<size_t>(int_arg(info, 1)));
+  const int n = check_sys(env, static_cast<int>(read(p.fd, data.data(), data.size())), "read");
+  return Napi::Buffer<char>::Copy(env, data.data(), static_cast<size_t>(n));
+}
+
+// Bytes waiting to be read on a socket (FIONREAD): lets a test see that the
+// reader has taken the last byte it wrote.
+Napi::Value SysInq(const Napi::CallbackInfo &info) {
+  int n = 0;
+  check_sys(info.Env(), ioctl(int_arg(info, 0), FIONREAD, &n), "ioctl(FIONREAD)");
+  return Napi::Number::New(info.Env(), n);
+}
+
+// SO_LINGER {on, seconds}; {1, 0} makes close() send a RST.
+Napi::Value SysSetLinger(const Napi::CallbackInfo &info) {
+  const linger value{int_arg(info, 1), int_arg(info, 2)};
+  check_sys(info.Env(), setsockopt(int_arg(info, 0), SOL_SOCKET, SO_LINGER, &value, sizeof value), "setsockopt(SO_LINGER)");
+  return info.Env().Undefined();
+}
+
+// RLIMIT_NOFILE's soft limit; only ever called in a child process.
+Napi::Value SysSetNofile(const Napi::CallbackInfo &info) {
+  rlimit limit{};
+  check_sys(info.Env(), getrlimit(RLIMIT_NOFILE, &limit), "getrlimit");
+  limit.rlim_cur = static_cast<rlim_t>(int_arg(info, 0));
+  check_sys(info.Env(), setrlimit(RLIMIT_NOFILE, &limit), "setrlimit");
+  return info.Env().Undefined();
+}
+
+// fork() and execv(argv[0], argv), then waitpid: the exit status, or 128 +
+// the signal. A plain fork+exec, as an application does it, so that only
+// FD_CLOEXEC decides which descriptors the program inherits.
+Napi::Value ForkExec(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "argument 1 must be an argv array");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < list.Length(); ++i) args.push_back(list.Get(i).As<Napi::String>().Utf8Value());
+  if (args.empty()) throw Napi::TypeError::New(env, "argv is empty");
+  std::vector<char *> argv;
+  for (auto &a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The program is a probe, not what is tested: a sanitizer runtime preloaded
+  // into the harness must not follow it (an uninstrumented shell with the TSan
+  // runtime preloaded fails). Built before fork: the child may only exec.
+  std::vector<char *> envp;
+  for (char **e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "LD_PRELOAD=", 11) != 0) envp.push_back(*e);
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw_errno(env, "fork");
+  if (pid == 0) {
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw_errno(env, "waitpid");
+  }
+  return Napi::Number::New(env, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+// A draft API function, looked up in the loaded libzmq when first called: a
+// libzmq built without drafts (Debian's, or any given to `npm test --
+// --library`) does not export it, and a direct call would end the process with
+// "symbol lookup error" instead of failing the one test that needs it.
+template <typename Fn>
+Fn draft_function(const Napi::Env &env, const char *name) {
+  // Node loads addons without RTLD_GLOBAL, so RTLD_DEFAULT would not see
+  // libzmq: look in the library that zmq_version came from.
+  Dl_info dl{};
+  void *lib = dladdr(reinterpret_cast<void *>(&zmq_version), &dl) != 0 && dl.dli_fname != nullptr ? dlopen(dl.dli_fname, RTLD_LAZY | RTLD_NOLOAD) : nullptr;
+  void *fn = lib != nullptr ? dlsym(lib, name) : nullptr;
+  if (fn == nullptr) {
+    throw Napi::Error::New(env, std::string(name) + " is not exported by this libzmq (a draft API: built without ENABLE_DRAFTS / --enable-drafts)");
+  }
+  return reinterpret_cast<Fn>(fn);
+}
+
+// zmq_socket_monitor_versioned(s, endpoint, events, 2, ZMQ_PAIR): the v2
+// format, which ZMQ_EVENT_PIPES_STATS needs.
+Napi::Value SocketMonitorV2(const Napi::CallbackInfo &info) {
+  void *s = socket_arg(info);
+  const std::string endpoint = string_arg(info, 1);
+  const uint64_t events = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  static const auto versioned = draft_function<decltype(&zmq_socket_monitor_versioned)>(info.Env(), "zmq_socket_monitor_versioned");
+  if (versioned(s, endpoint.c_str(), events, 2, ZMQ_PAIR) != 0) throw_errno(info.Env(), "zmq_socket_monitor_versioned");
+  return info.Env().Undefined();
+}
+
+// zmq_socket_monitor_pipes_stats(): false when the socket has no pipe (EAGAIN,
+// decided in the caller's thread, so exact), else true and one
+// ZMQ_EVENT_PIPES_STATS per pipe follows on the v2 monitor.
+Napi::Value PipesStats(const Napi::CallbackInfo &info) {
+  static const auto pipes_stats = draft_function<decltype(&zmq_socket_monitor_pipes_stats)>(info.Env(), "zmq_socket_monitor_pipes_stats");
+  if (pipes_stats(socket_arg(info)) == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == EAGAIN) return Napi::Boolean::New(info.Env(), false);
+  throw_errno(info.Env(), "zmq_socket_monitor_pipes_stats");
 }
 
 // The platform's values, so that TS never hard-codes a number that differs
@@ -567,6 +734,13 @@ Napi::Object SysConstants(Napi::Env env) {
   ZMQ_FD_CONSTANT(SO_REUSEADDR);
   ZMQ_FD_CONSTANT(SO_REUSEPORT);
   ZMQ_FD_CONSTANT(IPPROTO_IPV6);
+  ZMQ_FD_CONSTANT(IPPROTO_TCP);
+  ZMQ_FD_CONSTANT(IPPROTO_MPTCP);
+  ZMQ_FD_CONSTANT(TCP_USER_TIMEOUT);
+  ZMQ_FD_CONSTANT(SHUT_RDWR);
+  ZMQ_FD_CONSTANT(SHUT_RD);
+  ZMQ_FD_CONSTANT(SHUT_WR);
+  ZMQ_FD_CONSTANT(O_PATH);
   ZMQ_FD_CONSTANT(IPV6_V6ONLY);
   ZMQ_FD_CONSTANT(SOMAXCONN);
   ZMQ_FD_CONSTANT(O_NONBLOCK);
@@ -602,6 +776,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"curveKeypair", CurveKeypair},
       {"zapStart", ZapStart},
       {"zapStop", ZapStop},
+      {"recvProperty", RecvProperty},
       {"sysSocket", SysSocket},
       {"sysSocketpair", SysSocketpair},
       {"sysPipe", SysPipe},
@@ -612,7 +787,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sysAccept", SysAccept},
       {"sysGetsockname", SysGetsockname},
       {"sysFcntlFlags", SysFcntlFlags},
+      {"sysOpen", SysOpen},
+      {"sysDup", SysDup},
+      {"sysDup2", SysDup2},
+      {"sysShutdown", SysShutdown},
       {"sysClose", SysClose},
+      // soak and faults
+      {"sysWrite", SysWrite},
+      {"sysRead", SysRead},
+      {"sysInq", SysInq},
+      {"sysSetLinger", SysSetLinger},
+      {"sysSetNofile", SysSetNofile},
+      {"forkExec", ForkExec},
+      {"socketMonitorV2", SocketMonitorV2},
+      {"pipesStats", PipesStats},
   };
   for (const auto &f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   exports.Set("sysConstants", SysConstants(env));

@@ -13,6 +13,7 @@ export const PREREQUISITES = [
   'ca-certificates', // git over https (the submodule's upstream URL)
   'make',
   'g++',
+  'gcc', // the C shim of the slowio suite (tests/faults/slow-io-thread.c)
   'cmake',
   'pkg-config', // the harness finds the built libzmq through libzmq.pc
   'libsodium-dev', // CURVE
@@ -21,6 +22,10 @@ export const PREREQUISITES = [
   'autoconf', // autoconf/automake/libtool: libzmq's autotools build (Debian's own way)
   'automake',
   'libtool',
+  'python3-zmq', // examples/: Debian's own pyzmq, on Debian's unpatched libzmq5 or, through LD_LIBRARY_PATH, the patched one
+  'systemd', // examples/: systemd-socket-activate (use cases A and B.1), systemd-analyze verify (the unit pair)
+  'stunnel4', // examples/: the TLS terminator of use case B.2
+  'openssl', // examples/: the throwaway certificate of use case B.2
 ] as const;
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
@@ -61,16 +66,21 @@ async function aptUpdate(): Promise<void> {
   listsFresh = true;
 }
 
+/** The installed version of each of `names` that dpkg has installed. */
+export async function installedVersions(names: readonly string[]): Promise<Map<string, string>> {
+  // dpkg-query exits 1 when some name is unknown; the installed ones are still listed.
+  const out = await probe(['dpkg-query', '-W', '-f=${Package} ${db:Status-Status} ${Version}\\n', ...names]);
+  const installed = new Map<string, string>();
+  for (const line of out.stdout.split('\n')) {
+    const [name, status, version] = line.split(' ');
+    if (name && status === 'installed' && version) installed.set(name, version);
+  }
+  return installed;
+}
+
 /** Packages from `names` that dpkg does not have installed. */
 export async function missingPackages(names: readonly string[]): Promise<string[]> {
-  // dpkg-query exits 1 when some name is unknown; the installed ones are still listed.
-  const out = await probe(['dpkg-query', '-W', '-f=${Package} ${db:Status-Status}\\n', ...names]);
-  const installed = new Set(
-    out.stdout
-      .split('\n')
-      .filter((line) => line.endsWith(' installed'))
-      .map((line) => line.split(' ')[0]),
-  );
+  const installed = await installedVersions(names);
   return names.filter((name) => !installed.has(name));
 }
 
@@ -101,6 +111,28 @@ export async function ensurePackages(names: readonly string[]): Promise<void> {
   );
   const still = await missingPackages(missing);
   if (still.length > 0) fail(`apt-get install did not install: ${still.join(', ')}`, [`Try by hand: ${install}`]);
+}
+
+/**
+ * apt-get install of `targets` (package=version specs or ./file.deb paths) as
+ * root, downgrades allowed: `npm run deb -- --install` puts the built
+ * libzmq5 in and the stock one back.
+ */
+export async function aptInstall(targets: readonly string[]): Promise<void> {
+  if (!isRoot()) fail('installing packages needs root', ['Run as root, then rerun this command.']);
+  await aptUpdate();
+  await aptGet(['install', '-y', '--no-install-recommends', '--allow-downgrades', ...targets], `apt-get install ${targets.join(' ')}`, (line) =>
+    line.startsWith('Setting up ') ? `    ${line}` : undefined,
+  );
+}
+
+/** Installs the Build-Depends of the unpacked source package in `dir` (apt-get build-dep ./; root only). */
+export async function ensureBuildDependencies(dir: string): Promise<void> {
+  const cmd = `apt-get build-dep -y --no-install-recommends ${dir}`;
+  if (!isRoot()) fail('installing Build-Depends needs root', ['Run as root, then rerun this command:', `  ${asRoot(cmd)}`]);
+  await aptUpdate();
+  await aptGet(['build-dep', '-y', '--no-install-recommends', dir], 'apt-get build-dep', (line) => (line.startsWith('Setting up ') ? `    ${line}` : undefined));
+  say.info(`Build-Depends of ${path.basename(dir)} installed`);
 }
 
 interface IndexTarget {

@@ -2,18 +2,33 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BASES, LIBZMQ_CMAKE_OPTIONS, ROOT, VARIANTS, paths, type BaseName, type BuildPaths, type VariantName } from './config.ts';
+import { BASES, LIBZMQ_CMAKE_OPTIONS, ROOT, TOUCHED_TESTS, VARIANTS, paths, type BaseName, type BuildPaths, type VariantName } from './config.ts';
 import { capture, localBin, percentProgress, relative, step } from './proc.ts';
 import { fail, say } from './ui.ts';
 
 /** Parallel jobs for make and ctest: one per core the process may use. */
 export const JOBS = os.availableParallelism();
 
-/** ctest for a build of `base`, leaving out the tests that the base cannot pass (config.ts, ctestExclude). */
-export function ctestCommand(base: BaseName, ...args: string[]): string[] {
-  const excluded = Object.keys(BASES[base].ctestExclude ?? {});
+/** libzmq tests that a base or a variant cannot pass (config.ts, ctestExclude): name → why. */
+export function ctestExclusions(base: BaseName, variant: VariantName): [string, string][] {
+  return Object.entries({ ...BASES[base].ctestExclude, ...VARIANTS[variant].ctestExclude });
+}
+
+/** ctest for a build of `base` and `variant`, leaving out the tests that it cannot pass. */
+export function ctestCommand(base: BaseName, variant: VariantName, ...args: string[]): string[] {
+  return ctestExcluding(base, variant, [], ...args);
+}
+
+/** ctestCommand, also leaving out the tests named in `more`. */
+export function ctestExcluding(base: BaseName, variant: VariantName, more: readonly string[], ...args: string[]): string[] {
+  const excluded = [...ctestExclusions(base, variant).map(([name]) => name), ...more];
   const exclude = excluded.length > 0 ? ['-E', `^(${excluded.join('|')})$`] : [];
   return ['ctest', '-j', String(JOBS), '--output-on-failure', ...exclude, ...args];
+}
+
+/** ctest arguments that select the tests the series touches (config.ts, TOUCHED_TESTS). */
+export function touchedTestsFilter(): string[] {
+  return ['-R', `^(${TOUCHED_TESTS.join('|')})$`];
 }
 
 /** "4.3.4" from the tree's include/zmq.h: what zmq_version() must report once built. */
@@ -26,8 +41,15 @@ export function headerVersion(src: string): string {
   return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
 }
 
-/** Configures (reusing the build dir when it belongs to `src`), compiles and installs libzmq. */
-export async function buildLibzmq(src: string, bp: BuildPaths, variant: VariantName): Promise<string> {
+const libzmqTodo = (bp: BuildPaths): string[] => [
+  'If the patch series broke the build, fix the commits on zmq-fd/<base> in libzmq/ and re-export',
+  '(README, "Working on the patch series"); a stale build dir can be dropped with rm -rf ' + relative(bp.cmake) + '.',
+];
+
+const libzmqLog = (bp: BuildPaths, name: string): string => path.join(bp.logs, `libzmq-${name}.log`);
+
+/** Configures libzmq's CMake build in `bp.cmake`, reusing it when it belongs to `src`. */
+export async function configureLibzmq(src: string, bp: BuildPaths, variant: VariantName): Promise<void> {
   const cache = path.join(bp.cmake, 'CMakeCache.txt');
   if (fs.existsSync(cache)) {
     const home = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'))?.[1];
@@ -39,21 +61,30 @@ export async function buildLibzmq(src: string, bp: BuildPaths, variant: VariantN
     }
   }
   const v = VARIANTS[variant];
-  const log = (name: string): string => path.join(bp.logs, `libzmq-${name}.log`);
-  const todo = [
-    'If the patch series broke the build, fix the commits on zmq-fd/<base> in libzmq/ and re-export',
-    '(README, "Working on the patch series"); a stale build dir can be dropped with rm -rf ' + relative(bp.cmake) + '.',
-  ];
+  const log = (name: string): string => libzmqLog(bp, name);
   await step(
     `configure libzmq (${v.buildType}${v.cmake.length ? ` ${v.cmake.join(' ')}` : ''})`,
     ['cmake', '-S', src, '-B', bp.cmake, `-DCMAKE_BUILD_TYPE=${v.buildType}`, `-DCMAKE_INSTALL_PREFIX=${bp.prefix}`, ...LIBZMQ_CMAKE_OPTIONS, ...v.cmake],
-    { log: log('configure'), todo },
+    { log: log('configure'), todo: libzmqTodo(bp) },
   );
-  await step(`compile libzmq and its tests (-j${JOBS})`, ['cmake', '--build', bp.cmake, '--parallel', String(JOBS)], {
-    log: log('build'),
+}
+
+/** Compiles libzmq and its tests, or only `targets` (CMake target names). */
+export async function compileLibzmq(bp: BuildPaths, targets: readonly string[] = []): Promise<void> {
+  const what = targets.length > 0 ? `${targets.length} libzmq targets` : 'libzmq and its tests';
+  const only = targets.length > 0 ? ['--target', ...targets] : [];
+  await step(`compile ${what} (-j${JOBS})`, ['cmake', '--build', bp.cmake, '--parallel', String(JOBS), ...only], {
+    log: libzmqLog(bp, 'build'),
     onLine: percentProgress(),
-    todo,
+    todo: libzmqTodo(bp),
   });
+}
+
+/** Configures (reusing the build dir when it belongs to `src`), compiles and installs libzmq. */
+export async function buildLibzmq(src: string, bp: BuildPaths, variant: VariantName): Promise<string> {
+  await configureLibzmq(src, bp, variant);
+  await compileLibzmq(bp);
+  const log = (name: string): string => libzmqLog(bp, name);
   await step('install libzmq', ['cmake', '--install', bp.cmake], { log: log('install') });
   const library = path.join(bp.prefix, 'lib', 'libzmq.so');
   if (!fs.existsSync(library)) fail(`libzmq was installed but ${relative(library)} is missing`, [`See ${relative(log('install'))}.`]);
