@@ -8,9 +8,9 @@ import test from 'ava';
 import * as zmq from '../harness/index.ts';
 import type { CellDecl, GridDecl } from '../scripts/lib/matrix-report.ts';
 import { readCurrent } from '../scripts/lib/state.ts';
-import { type Bench, removeScratch } from './matrix/bench.ts';
+import { type Accounting, removeScratch } from './matrix/accounting.ts';
 import { errorBody, run, transportBody } from './matrix/cells.ts';
-import { requirementOf, unavailable } from './matrix/fixtures.ts';
+import { unavailable } from './matrix/fixtures.ts';
 import { Recorder } from './matrix/recorder.ts';
 import {
   ERROR_COLUMNS,
@@ -22,6 +22,7 @@ import {
   rowLabel,
   transportCells,
   transportColumn,
+  transportRequirements,
   type Requirement,
 } from './matrix/table.ts';
 
@@ -45,28 +46,29 @@ const GRIDS: GridDecl[] = [
 
 interface Declared {
   decl: CellDecl;
-  requires: Requirement | undefined;
-  body: (bench: Bench) => void;
+  requires: Requirement[];
+  body: (accounting: Accounting) => void;
 }
 
 const declared: Declared[] = [
   ...transportCells().map((cell) => {
     const row = rowLabel(cell.row);
     const column = transportColumn(cell);
-    return { decl: { id: `${row} · ${column}`, grid: 'Transports', row, column }, requires: requirementOf(cell.row), body: transportBody(cell) };
+    return { decl: { id: `${row} · ${column}`, grid: 'Transports', row, column }, requires: transportRequirements(cell), body: transportBody(cell) };
   }),
   ...errorCells().map((cell) => {
     const row = errorRowLabel(cell.case);
     const column = errorColumn(cell.role, cell.scheme);
     const decl = { id: `${row} · ${column}`, grid: ERRORS_GRID, row, rowGroup: errorGroupLabel(cell.case), column };
-    return { decl, requires: cell.case.requires, body: errorBody(cell) };
+    return { decl, requires: cell.case.requires ? [cell.case.requires] : [], body: errorBody(cell) };
   }),
 ];
 
 const recorder = new Recorder({
   type: 'matrix',
   startedAt: new Date().toISOString(),
-  build: { base: built.base, upstream: built.upstream, patches: built.patches.length, library: built.library },
+  // With --library, no base or series of ours: the library is whatever was given.
+  build: { base: built.external ? 'none, --library' : built.base, upstream: built.upstream, patches: built.patches.length, library: built.library },
   grids: GRIDS,
   cells: declared.map((d) => d.decl),
 });

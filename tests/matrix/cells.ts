@@ -1,16 +1,17 @@
-// What each column of the matrix does. A cell runs on its own bench (context,
+// What each column of the matrix does. A cell runs on its own Accounting (context,
 // descriptor ledger) and either returns or throws; `run` turns that, plus the
-// bench's end-of-cell checks, into the outcome the matrix records.
+// Accounting's end-of-cell checks, into the outcome the matrix records.
 import fs from 'node:fs';
 import { constants } from 'node:os';
 import * as zmq from '../../harness/index.ts';
-import { Bench, check, describe, expectErrno } from './bench.ts';
-import { attach, errorTarget, type Link } from './fixtures.ts';
+import { Accounting, check, describe, expectErrno } from './accounting.ts';
+import { attach, bindWithUseFd, errorTarget, type Link } from './fixtures.ts';
 import {
   ORIGINS,
   SECURITY,
   SOCKET_PAIRS,
   errnoOf,
+  schemeFamily,
   siblingScheme,
   type ErrorCell,
   type LifecycleName,
@@ -24,17 +25,17 @@ const { os } = zmq;
 
 export type Outcome = { status: 'passed'; ms: number } | { status: 'failed'; reason: string; ms: number };
 
-/** Runs a cell on a fresh bench; whatever happens, the bench is finished and its problems reported. */
-export function run(body: (bench: Bench) => void): Outcome {
+/** Runs a cell on a fresh Accounting; whatever happens, it is finished and its problems reported. */
+export function run(body: (accounting: Accounting) => void): Outcome {
   const started = Date.now();
   const problems: string[] = [];
-  const bench = new Bench();
+  const accounting = new Accounting();
   try {
-    body(bench);
+    body(accounting);
   } catch (error) {
     problems.push(describe(error));
   } finally {
-    problems.push(...bench.finish());
+    problems.push(...accounting.finish());
   }
   const ms = Date.now() - started;
   return problems.length === 0 ? { status: 'passed', ms } : { status: 'failed', reason: problems.join('; '), ms };
@@ -61,6 +62,37 @@ interface PairBehaviour {
 }
 
 const ROUTING_ID = 'dealer-1';
+
+/** A ZMQ_STREAM notification, [routing id, ""]: a connection began or ended. Returns the routing id. */
+function notification(socket: zmq.Socket, what: string): Buffer {
+  const [id, empty, ...rest] = socket.recvMessage();
+  check(id !== undefined && empty?.length === 0 && rest.length === 0, `STREAM: no ${what} notification`);
+  return id;
+}
+
+/**
+ * Raw bytes over ZMQ_STREAM: each side first gets a connect notification,
+ * then the other side's bytes under that routing id (TCP may split them).
+ * Returns the routing id by which each side knows the other.
+ */
+function streamExchange(bound: zmq.Socket, connecting: zmq.Socket): { bound: Buffer; connecting: Buffer } {
+  const boundId = notification(bound, 'bound side connect');
+  const connectingId = notification(connecting, 'connecting side connect');
+  const bytes = (socket: zmq.Socket, id: Buffer, expected: string): void => {
+    let got = '';
+    while (got.length < expected.length) {
+      const [from, data] = socket.recvMessage();
+      check(from?.equals(id), 'STREAM: bytes under an unknown routing id');
+      got += String(data);
+    }
+    check(got === expected, `STREAM: received "${got}", expected "${expected}"`);
+  };
+  connecting.send([connectingId, 'ping']);
+  bytes(bound, boundId, 'ping');
+  bound.send([boundId, 'pong']);
+  bytes(connecting, connectingId, 'pong');
+  return { bound: boundId, connecting: connectingId };
+}
 
 const PAIRS: Record<PairName, PairBehaviour> = {
   PAIR: {
@@ -108,32 +140,7 @@ const PAIRS: Record<PairName, PairBehaviour> = {
       check(text(frames) === 'topic|ping', `SUB: received [${text(frames)}], expected [topic|ping]`);
     },
   },
-  STREAM: {
-    // Raw bytes: each side first gets a connect notification [routing id, ""],
-    // then the other side's bytes under that id (TCP may split them).
-    exchange(bound, connecting) {
-      const notified = (socket: zmq.Socket, side: string): Buffer => {
-        const [id, empty, ...rest] = socket.recvMessage();
-        check(id !== undefined && empty?.length === 0 && rest.length === 0, `${side} STREAM: no connect notification`);
-        return id;
-      };
-      const boundId = notified(bound, 'bound');
-      const connectingId = notified(connecting, 'connecting');
-      const bytes = (socket: zmq.Socket, id: Buffer, expected: string): void => {
-        let got = '';
-        while (got.length < expected.length) {
-          const [from, data] = socket.recvMessage();
-          check(from?.equals(id), 'STREAM: bytes under an unknown routing id');
-          got += String(data);
-        }
-        check(got === expected, `STREAM: received "${got}", expected "${expected}"`);
-      };
-      connecting.send([connectingId, 'ping']);
-      bytes(bound, boundId, 'ping');
-      bound.send([boundId, 'pong']);
-      bytes(connecting, connectingId, 'pong');
-    },
-  },
+  STREAM: { exchange: (bound, connecting) => void streamExchange(bound, connecting) },
 };
 
 /** The subject's and the peer's socket types for a pair in a role. */
@@ -157,38 +164,38 @@ const PASSWORD = 'secret';
  * the context's ZAP handler with what it allows: the one user, or the client's
  * key. The refused modes differ only in what the client presents.
  */
-function secure(bench: Bench, mode: SecurityName, server: zmq.Socket, client: zmq.Socket): zmq.ZapHandler | undefined {
+function secure(accounting: Accounting, mode: SecurityName, server: zmq.Socket, client: zmq.Socket): zmq.ZapHandler | undefined {
   if (mode === 'NULL') return undefined;
   server.set('ZAP_DOMAIN', ZAP_DOMAIN);
   if (mode === 'PLAIN' || mode === 'PLAIN, wrong password') {
     server.set('PLAIN_SERVER', 1);
     client.set('PLAIN_USERNAME', USER).set('PLAIN_PASSWORD', mode === 'PLAIN' ? PASSWORD : 'wrong');
-    return bench.ctx.zap({ plain: { [USER]: PASSWORD }, curve: [] });
+    return accounting.ctx.zap({ plain: { [USER]: PASSWORD }, curve: [] });
   }
   const serverKeys = zmq.curveKeypair();
   const clientKeys = zmq.curveKeypair();
   server.set('CURVE_SERVER', 1).set('CURVE_SECRETKEY', serverKeys.secretKey);
   client.set('CURVE_PUBLICKEY', clientKeys.publicKey).set('CURVE_SECRETKEY', clientKeys.secretKey);
   client.set('CURVE_SERVERKEY', mode === 'CURVE' ? serverKeys.publicKey : zmq.curveKeypair().publicKey);
-  return bench.ctx.zap({ plain: {}, curve: [clientKeys.publicKey] });
+  return accounting.ctx.zap({ plain: {}, curve: [clientKeys.publicKey] });
 }
 
 /** The value HANDSHAKE_FAILED_* carries: the ZAP status code, or the ZMTP protocol error. */
 const FAILURE_VALUE = { HANDSHAKE_FAILED_AUTH: 400, HANDSHAKE_FAILED_PROTOCOL: zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC } as const;
 
-function exchangeCell(bench: Bench, row: Row, pair: PairName, security: SecurityName): void {
+function exchangeCell(accounting: Accounting, row: Row, pair: PairName, security: SecurityName): void {
   const [subjectType, peerType] = typesFor(pair, row.role);
-  const subject = bench.ctx.socket(subjectType);
-  const peer = bench.ctx.socket(peerType);
+  const subject = accounting.ctx.socket(subjectType);
+  const peer = accounting.ctx.socket(peerType);
   const behaviour = PAIRS[pair];
   behaviour.setup?.(...inPatternOrder(row.role, subject, peer));
-  const zap = secure(bench, security, subject, peer);
+  const zap = secure(accounting, security, subject, peer);
   const monitor = subject.monitor(['HANDSHAKE_FAILED_AUTH', 'HANDSHAKE_FAILED_PROTOCOL', 'HANDSHAKE_FAILED_NO_DETAIL', 'HANDSHAKE_SUCCEEDED']);
-  const link = attach(bench, row, subject, peer);
+  const link = attach(accounting, row, subject, peer);
 
   const expected = SECURITY[security].expect;
   if (expected === 'pass') {
-    bench.expectAdopted(link.fd);
+    accounting.expectAdopted(link.fd);
     behaviour.exchange(...inPatternOrder(row.role, subject, peer));
     const refused = zap?.stop().filter((d) => d.status !== '200') ?? [];
     check(refused.length === 0, `ZAP refused ${refused.map((d) => `${d.mechanism} ${d.identity}`).join(', ')}`);
@@ -213,7 +220,7 @@ function exchangeCell(bench: Bench, row: Row, pair: PairName, security: Security
   check(allowed.length === 0, `ZAP allowed ${allowed.map((d) => `${d.mechanism} ${d.identity}`).join(', ')}`);
   if (row.role === 'connect') {
     // RFC.md 7.3: a handshake failure ends a connected descriptor like a peer close.
-    bench.waitClosed([link.fd], () => subject.processCommands());
+    accounting.waitClosed([link.fd], () => subject.processCommands());
     expectErrno(`zmq_disconnect(${link.endpoint}) after the failed handshake`, 'ENOENT', () => subject.disconnect(link.endpoint));
   }
 }
@@ -221,12 +228,12 @@ function exchangeCell(bench: Bench, row: Row, pair: PairName, security: Security
 // ---- lifecycle -------------------------------------------------------------------------
 
 /** A subject and a peer (PAIR unless said otherwise) connected the row's way, with one message through. */
-function connected(bench: Bench, row: Row, configure?: (subject: zmq.Socket) => void) {
-  const subject = bench.ctx.socket('PAIR');
+function connected(accounting: Accounting, row: Row, configure?: (subject: zmq.Socket) => void) {
+  const subject = accounting.ctx.socket('PAIR');
   configure?.(subject);
   const monitor = subject.monitor();
-  const peer = bench.ctx.socket('PAIR');
-  const link = attach(bench, row, subject, peer);
+  const peer = accounting.ctx.socket('PAIR');
+  const link = attach(accounting, row, subject, peer);
   PAIRS.PAIR.exchange(...inPatternOrder(row.role, subject, peer));
   return { subject, peer, link, monitor };
 }
@@ -236,8 +243,21 @@ function socketFileKept(link: Link): void {
   if (link.socketFile !== undefined) check(fs.existsSync(link.socketFile), `libzmq unlinked ${link.socketFile}, which it did not bind`);
 }
 
-function expectEvent(monitor: zmq.Monitor, event: zmq.EventName, value: number | undefined, endpoint: string): zmq.MonitorEvent {
-  const e = monitor.waitFor(event);
+/**
+ * The first `event`, which must have `value` (unless undefined) and `endpoint`.
+ * `socket`: made to process its commands while waiting, for events that
+ * follow from work the socket does only then.
+ */
+function expectEvent(monitor: zmq.Monitor, event: zmq.EventName, value: number | undefined, endpoint: string, socket?: zmq.Socket): zmq.MonitorEvent {
+  const e = socket
+    ? zmq.waitUntil(`monitor event ${event}, with the socket processing its commands`, () => {
+        socket.processCommands();
+        while (monitor.next(0) !== undefined) {
+          // Reads what has come so far.
+        }
+        return monitor.seen.find((seen) => seen.event === event);
+      })
+    : monitor.waitFor(event);
   check(e.endpoint === endpoint, `${event} for "${e.endpoint}", expected "${endpoint}"`);
   check(value === undefined || e.value === value, `${event} with value ${e.value}, expected ${value}`);
   return e;
@@ -247,28 +267,59 @@ function expectEvent(monitor: zmq.Monitor, event: zmq.EventName, value: number |
 const remove = (subject: zmq.Socket, role: Row['role'], endpoint: string): zmq.Socket =>
   role === 'bind' ? subject.unbind(endpoint) : subject.disconnect(endpoint);
 
+/** What must follow once the subject's connected descriptor ended for good (RFC.md 7.3): DISCONNECTED with the fd, the fd closed, zmq_disconnect ENOENT. */
+function expectEnded(accounting: Accounting, subject: zmq.Socket, monitor: zmq.Monitor, link: Link, after: string): void {
+  expectEvent(monitor, 'DISCONNECTED', link.fd, link.endpoint, subject);
+  accounting.waitClosed([link.fd], () => subject.processCommands());
+  expectErrno(`zmq_disconnect(${link.endpoint}) after ${after}`, 'ENOENT', () => subject.disconnect(link.endpoint));
+}
+
+/**
+ * RFC.md section 6: once the application sees number N closed after the peer
+ * ended the connection, a new connection with the same number connects,
+ * works, and disconnects.
+ */
+function numberReused(accounting: Accounting, row: Row, pair: 'DEALER/ROUTER' | 'STREAM'): void {
+  const [subjectType, peerType] = typesFor(pair, row.role);
+  const subject = accounting.ctx.socket(subjectType);
+  const { setup, exchange } = PAIRS[pair];
+  const connection = (number?: number): { peer: zmq.Socket; link: Link } => {
+    const peer = accounting.ctx.socket(peerType);
+    setup?.(...inPatternOrder(row.role, subject, peer));
+    const link = attach(accounting, row, subject, peer, { number });
+    exchange(...inPatternOrder(row.role, subject, peer));
+    return { peer, link };
+  };
+  const ended = connection();
+  ended.peer.close();
+  accounting.waitClosed([ended.link.fd], () => subject.processCommands());
+  // Read first, so that the next notification the subject reads is the new connection's.
+  if (pair === 'STREAM') notification(subject, 'disconnect');
+  const { link } = connection(ended.link.fd);
+  subject.disconnect(link.endpoint);
+  accounting.waitClosed([link.fd], () => subject.processCommands());
+}
+
 const FANOUT = 3;
 
 /** One subject with FANOUT descriptors of the row, each with its own peer. */
-function fanout(bench: Bench, row: Row, subjectType: zmq.SocketType, peerType: zmq.SocketType, configurePeer: (peer: zmq.Socket, i: number) => void) {
-  const subject = bench.ctx.socket(subjectType);
+function fanout(accounting: Accounting, row: Row, subjectType: zmq.SocketType, peerType: zmq.SocketType, configurePeer: (peer: zmq.Socket, i: number) => void) {
+  const subject = accounting.ctx.socket(subjectType);
   const peers = Array.from({ length: FANOUT }, (_, i) => {
-    const peer = bench.ctx.socket(peerType);
+    const peer = accounting.ctx.socket(peerType);
     configurePeer(peer, i);
     return peer;
   });
-  const links = peers.map((peer) => attach(bench, row, subject, peer));
+  const links = peers.map((peer) => attach(accounting, row, subject, peer));
   return { subject, peers, links };
 }
 
-const LIFECYCLE_CHECKS: Record<LifecycleName, (bench: Bench, row: Row) => void> = {
-  'peer close'(bench, row) {
+const LIFECYCLE_CHECKS: Record<LifecycleName, (accounting: Accounting, row: Row) => void> = {
+  'peer close'(accounting, row) {
     // ZMQ_RECONNECT_IVL of 1 ms: a reconnect, which must not happen, would show at once.
-    const { subject, peer, link, monitor } = connected(bench, row, (s) => s.set('RECONNECT_IVL', 1));
+    const { subject, peer, link, monitor } = connected(accounting, row, (s) => s.set('RECONNECT_IVL', 1));
     peer.close();
-    expectEvent(monitor, 'DISCONNECTED', link.fd, link.endpoint);
-    bench.waitClosed([link.fd], () => subject.processCommands());
-    expectErrno(`zmq_disconnect(${link.endpoint}) after the peer closed`, 'ENOENT', () => subject.disconnect(link.endpoint));
+    expectEnded(accounting, subject, monitor, link, 'the peer closed');
     monitor.drain(ABSENCE_WINDOW_MS);
     const order = monitor.seen.map((e) => e.event);
     const retried = order.filter((e) => e === 'CONNECT_DELAYED' || e === 'CONNECT_RETRIED');
@@ -278,58 +329,114 @@ const LIFECYCLE_CHECKS: Record<LifecycleName, (bench: Bench, row: Row) => void> 
     const at = (event: zmq.EventName): number => order.indexOf(event);
     check(at('CONNECTED') < at('HANDSHAKE_SUCCEEDED') && at('HANDSHAKE_SUCCEEDED') < at('DISCONNECTED'), `events out of order: ${order.join(', ')}`);
   },
-  'kept after peer close'(bench, row) {
-    const { subject, peer, link } = connected(bench, row);
+  'kept after peer close'(accounting, row) {
+    const { subject, peer, link } = connected(accounting, row);
     peer.send('last words');
     // The linger lets the message leave before the connection closes.
     peer.close({ linger: zmq.DEFAULT_TIMEOUT_MS });
     // The I/O thread hands the message over before it closes the descriptor,
     // so once the descriptor is closed and the socket has processed what the
     // thread sent it (the endpoint's removal included), the message is there.
-    bench.waitClosed([link.fd], () => subject.processCommands());
+    accounting.waitClosed([link.fd], () => subject.processCommands());
     subject.processCommands();
     check(subject.readable, 'a message received before the peer closed was dropped with the endpoint');
     expectMessage(subject, ['last words'], 'after the peer closed');
   },
-  close(bench, row) {
-    const { subject, link } = connected(bench, row);
+  close(accounting, row) {
+    const { subject, link } = connected(accounting, row);
     subject.close();
-    bench.waitClosed([link.fd]);
+    accounting.waitClosed([link.fd]);
     socketFileKept(link);
   },
-  'unbind / disconnect'(bench, row) {
-    const { subject, link, monitor } = connected(bench, row);
+  'unbind / disconnect'(accounting, row) {
+    const { subject, link, monitor } = connected(accounting, row);
     if (row.role === 'bind') expectEvent(monitor, 'LISTENING', link.fd, link.endpoint);
     remove(subject, row.role, link.endpoint);
-    bench.waitClosed([link.fd], () => subject.processCommands());
+    accounting.waitClosed([link.fd], () => subject.processCommands());
     if (row.role === 'bind') expectEvent(monitor, 'CLOSED', link.fd, link.endpoint);
     socketFileKept(link);
   },
-  'ctx term'(bench, row) {
-    const { link } = connected(bench, row);
-    const id = bench.identity(link.fd);
-    bench.ctx.term();
+  'ctx term'(accounting, row) {
+    const { link } = connected(accounting, row);
+    const id = accounting.identity(link.fd);
+    accounting.ctx.term();
     check(!os.stillOpen(id), `fd ${link.fd} still open after zmq_ctx_term returned`);
     socketFileKept(link);
   },
-  'last endpoint'(bench, row) {
-    const { subject, link } = connected(bench, row);
+  'last endpoint'(accounting, row) {
+    const { subject, link } = connected(accounting, row);
     check(subject.lastEndpoint === link.endpoint, `ZMQ_LAST_ENDPOINT is "${subject.lastEndpoint}", expected "${link.endpoint}"`);
     const other = `${siblingScheme(row.scheme, ORIGINS[row.origin].family)}://${link.fd}`;
     expectErrno(`${row.role === 'bind' ? 'zmq_unbind' : 'zmq_disconnect'}(${other}) of ${link.endpoint}`, 'ENOENT', () => remove(subject, row.role, other));
     remove(subject, row.role, subject.lastEndpoint);
-    bench.waitClosed([link.fd], () => subject.processCommands());
+    accounting.waitClosed([link.fd], () => subject.processCommands());
   },
-  'several fds'(bench, row) {
-    const { subject, peers, links } = fanout(bench, row, 'PULL', 'PUSH', () => {});
+  'several fds'(accounting, row) {
+    const { subject, peers, links } = fanout(accounting, row, 'PULL', 'PUSH', () => {});
     peers.forEach((peer, i) => peer.send(`from ${i}`));
     const got = peers.map(() => subject.recvString()).sort();
     check(got.join(',') === peers.map((_, i) => `from ${i}`).join(','), `PULL received ${got.join(', ')}`);
     subject.close();
-    bench.waitClosed(links.map((l) => l.fd));
+    accounting.waitClosed(links.map((l) => l.fd));
   },
-  'ROUTER routing'(bench, row) {
-    const { subject, peers } = fanout(bench, row, 'ROUTER', 'DEALER', (peer, i) => peer.set('ROUTING_ID', `peer-${i}`));
+  'shut down by another holder'(accounting, row) {
+    const { subject, link, monitor } = connected(accounting, row);
+    const dup = accounting.track(os.dup(link.fd), `duplicate of fd ${link.fd}`);
+    os.shutdown(dup);
+    expectEvent(monitor, 'ACCEPT_FAILED', constants.errno.EINVAL, link.endpoint);
+    accounting.waitClosed([link.fd], () => subject.processCommands());
+    expectEvent(monitor, 'CLOSED', link.fd, link.endpoint);
+    expectErrno(`zmq_unbind(${link.endpoint}) after the listener stopped`, 'ENOENT', () => subject.unbind(link.endpoint));
+    // A listener that kept polling its hung-up socket would report failure after failure.
+    const order = monitor.seen.map((e) => e.event);
+    const failures = order.slice(0, order.indexOf('CLOSED')).filter((e) => e === 'ACCEPT_FAILED').length;
+    check(failures === 1, `${failures} ACCEPT_FAILED events before CLOSED, expected 1: ${order.join(', ')}`);
+    socketFileKept(link);
+  },
+  'disconnect in handshake'(accounting, row) {
+    // ZMQ_HANDSHAKE_IVL 0: no time-out ends the handshake that the raw peer never answers; only the disconnect can.
+    const subject = accounting.ctx.socket('PAIR').set('HANDSHAKE_IVL', 0);
+    const monitor = subject.monitor(['CONNECTED']);
+    const link = attach(accounting, row, subject, undefined);
+    expectEvent(monitor, 'CONNECTED', link.fd, link.endpoint);
+    subject.disconnect(link.endpoint);
+    accounting.waitClosed([link.fd], () => subject.processCommands());
+    // The default linger, which a handshake that still held the pipe would make zmq_ctx_term wait for.
+    subject.close({ linger: -1 });
+    accounting.ctx.term();
+  },
+  'STREAM close'(accounting, row) {
+    const subject = accounting.ctx.socket('STREAM');
+    const monitor = subject.monitor();
+    const peer = accounting.ctx.socket('STREAM');
+    const link = attach(accounting, row, subject, peer);
+    const ids = streamExchange(...inPatternOrder(row.role, subject, peer));
+    subject.send([row.role === 'bind' ? ids.bound : ids.connecting, '']);
+    if (row.role === 'connect') expectEnded(accounting, subject, monitor, link, 'the STREAM socket closed it');
+    else {
+      // The connection the subject closed is the one it accepted.
+      const accepted = monitor.waitFor('ACCEPTED');
+      expectEvent(monitor, 'DISCONNECTED', accepted.value, accepted.endpoint, subject);
+    }
+  },
+  'number reused, DEALER': (accounting, row) => numberReused(accounting, row, 'DEALER/ROUTER'),
+  'number reused, STREAM': (accounting, row) => numberReused(accounting, row, 'STREAM'),
+  'refused option'(accounting, row) {
+    const subject = accounting.ctx.socket('PAIR').set('TCP_MAXRT', 1000);
+    const monitor = subject.monitor();
+    const peer = accounting.ctx.socket('PAIR');
+    const peerMonitor = peer.monitor(['DISCONNECTED']);
+    const link = attach(accounting, row, subject, peer);
+    if (row.role === 'connect') expectEnded(accounting, subject, monitor, link, 'the option was refused');
+    else {
+      // The listener closes the connection it will not serve, so that the peer is not left waiting.
+      expectEvent(monitor, 'ACCEPT_FAILED', constants.errno.ENOPROTOOPT, link.endpoint);
+      peerMonitor.waitFor('DISCONNECTED');
+    }
+    check(!monitor.seen.some((e) => e.event === 'HANDSHAKE_SUCCEEDED'), 'a connection that refused ZMQ_TCP_MAXRT was served');
+  },
+  'ROUTER routing'(accounting, row) {
+    const { subject, peers } = fanout(accounting, row, 'ROUTER', 'DEALER', (peer, i) => peer.set('ROUTING_ID', `peer-${i}`));
     peers.forEach((peer, i) => peer.send(`hello ${i}`));
     peers.forEach(() => {
       const [id, body] = subject.recvMessage();
@@ -342,24 +449,29 @@ const LIFECYCLE_CHECKS: Record<LifecycleName, (bench: Bench, row: Row) => void> 
 
 // ---- errors -------------------------------------------------------------------------------
 
-function errorCell(bench: Bench, { case: c, role, scheme }: ErrorCell): void {
+function errorCell(accounting: Accounting, { case: c, role, scheme }: ErrorCell): void {
   // Sockets first: libzmq opens descriptors of its own, which could take a number the cell means to be closed.
-  const subject = bench.ctx.socket(c.socketType ?? 'PAIR');
-  const other = c.already === 'other socket' ? bench.ctx.socket(c.socketType ?? 'PAIR') : subject;
+  const subject = accounting.ctx.socket(c.socketType ?? 'PAIR');
+  const other = c.already === 'other socket' || c.already === 'ZMQ_USE_FD' ? accounting.ctx.socket(c.socketType ?? 'PAIR') : subject;
   const monitor = c.monitored ? subject.monitor(['BIND_FAILED']) : undefined;
-  const target = errorTarget(bench, c.fixture, role, scheme);
+  const target = errorTarget(accounting, c.fixture, role, scheme);
   const endpoint = `${scheme}://${c.number ? c.number(target.fd) : target.fd}`;
 
-  if (c.already !== undefined) {
-    const family = scheme === 'ipc-fd' ? 'unix' : 'tcp';
-    const first = c.already === 'same socket, other scheme' ? `${siblingScheme(scheme, family)}://${target.fd}` : endpoint;
-    bench.handIn(other, role, first, target.fd);
+  if (c.already === 'ZMQ_USE_FD') {
+    bindWithUseFd(other, target.fd);
+    accounting.adopted(target.fd);
+  } else if (c.already !== undefined) {
+    const first = c.already === 'same socket, other scheme' ? `${siblingScheme(scheme, schemeFamily(scheme))}://${target.fd}` : endpoint;
+    accounting.handIn(other, role, first, target.fd);
   }
   const before = target.open ? { id: os.identify(target.fd), flags: os.flags(target.fd) } : undefined;
-  const call = `zmq_${role}(${endpoint})`;
+  const [call, attempt] =
+    c.through === 'ZMQ_USE_FD'
+      ? [`zmq_bind with ZMQ_USE_FD ${target.fd}`, () => bindWithUseFd(subject, target.fd)]
+      : [`zmq_${role}(${endpoint})`, () => void (role === 'bind' ? subject.bind(endpoint) : subject.connect(endpoint))];
   const errno = errnoOf(c);
-  expectErrno(call, errno, () => (role === 'bind' ? subject.bind(endpoint) : subject.connect(endpoint)), () => {
-    if (target.open) bench.adopted(target.fd);
+  expectErrno(call, errno, attempt, () => {
+    if (target.open) accounting.adopted(target.fd);
   });
 
   if (before) {
@@ -375,13 +487,13 @@ function errorCell(bench: Bench, { case: c, role, scheme }: ErrorCell): void {
   if (monitor) expectEvent(monitor, 'BIND_FAILED', constants.errno[errno as keyof typeof constants.errno], endpoint);
 }
 
-export function transportBody(cell: TransportCell): (bench: Bench) => void {
+export function transportBody(cell: TransportCell): (accounting: Accounting) => void {
   return cell.kind === 'exchange'
-    ? (bench) => exchangeCell(bench, cell.row, cell.pair, cell.security)
-    : (bench) => LIFECYCLE_CHECKS[cell.check](bench, cell.row);
+    ? (accounting) => exchangeCell(accounting, cell.row, cell.pair, cell.security)
+    : (accounting) => LIFECYCLE_CHECKS[cell.check](accounting, cell.row);
 }
 
 export const errorBody =
-  (cell: ErrorCell): ((bench: Bench) => void) =>
-  (bench) =>
-    errorCell(bench, cell);
+  (cell: ErrorCell): ((accounting: Accounting) => void) =>
+  (accounting) =>
+    errorCell(accounting, cell);

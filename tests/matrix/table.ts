@@ -14,7 +14,14 @@
 // that holds the descriptor under test is always the PLAIN/CURVE server, so
 // that ZAP and handshake failures happen on that descriptor's own connection
 // in both roles; ZMTP does not care which side bound.
-import type { SocketType } from '../../harness/index.ts';
+//
+// MPTCP v4 has two rows per role, fd and tcp-fd, with the fd peer only: with
+// a tcp:// peer the connection would be plain TCP. They run every column (84
+// cells, about 1.3 s), since "TCP to applications" must hold for the
+// lifecycle as for the messages. One column runs on them alone, `refused
+// option`: MPTCP is the TCP socket whose kernel refuses one of libzmq's
+// per-connection options.
+import type { SocketType, os } from '../../harness/index.ts';
 
 export type Role = 'bind' | 'connect';
 export const ROLES: readonly Role[] = ['bind', 'connect'];
@@ -22,8 +29,12 @@ export const ROLES: readonly Role[] = ['bind', 'connect'];
 export type Scheme = 'fd' | 'tcp-fd' | 'ipc-fd';
 export const SCHEMES: readonly Scheme[] = ['fd', 'tcp-fd', 'ipc-fd'];
 
-/** What a cell needs from the machine; the cell is skipped, with the reason, where it is missing. */
-export type Requirement = 'ipv6' | 'vsock';
+/**
+ * What a cell needs from the machine; the cell is skipped, with the reason,
+ * where it is missing. `mptcp-maxrt`: MPTCP sockets refuse TCP_USER_TIMEOUT
+ * (ZMQ_TCP_MAXRT) with ENOPROTOOPT, as Linux does as of 6.18.
+ */
+export type Requirement = 'ipv6' | 'vsock' | 'mptcp' | 'mptcp-maxrt';
 
 /** Listening addresses the test makes itself, and how ZeroMQ names them. */
 export type AddressKind = 'tcp4' | 'tcp6' | 'unix-path' | 'unix-abstract';
@@ -44,11 +55,15 @@ export const ADDRESS_KINDS: Record<AddressKind, { family: 'tcp' | 'unix'; requir
  */
 export type Peer = 'address' | 'fd';
 
-interface OriginDef {
+export interface OriginDef {
   label: string;
   /** Where the descriptor's connection or listener lives; none for socketpair. */
   address?: AddressKind;
   family: 'tcp' | 'unix';
+  /** The protocol of every socket the test makes for the row, the peer's raw connection included. */
+  protocol?: os.Protocol;
+  /** What the origin needs beyond what its address kind needs. */
+  requires?: Requirement;
   /** The peers each role is run with; a role that is absent does not apply. */
   roles: Partial<Record<Role, readonly Peer[]>>;
 }
@@ -63,8 +78,16 @@ export const ORIGINS = {
   // Use case B.1: an inetd-style server accepts the connection itself.
   'accepted-tcp4': { label: 'accepted TCP v4', address: 'tcp4', family: 'tcp', roles: { connect: ['fd'] } },
   'accepted-unix': { label: 'accepted UNIX', address: 'unix-path', family: 'unix', roles: { connect: ['fd'] } },
+  // MPTCP is TCP to applications. An MPTCP listener hands a plain TCP client a
+  // plain TCP connection, so the peer's end is always an MPTCP socket of the
+  // test's: the connection it makes to the listener (bind), or the one the test
+  // accepts from it (connect, as for the accepted origins).
+  mptcp4: { label: 'MPTCP v4', address: 'tcp4', family: 'tcp', protocol: 'mptcp', requires: 'mptcp', roles: { bind: ['fd'], connect: ['fd'] } },
 } as const satisfies Record<string, OriginDef>;
 export type OriginName = keyof typeof ORIGINS;
+
+/** The family a scheme's own descriptors have: the error cells' `right` descriptors. */
+export const schemeFamily = (scheme: Scheme): 'tcp' | 'unix' => (scheme === 'ipc-fd' ? 'unix' : 'tcp');
 
 /** The schemes RFC.md section 2 lets a family use. */
 export const schemesFor = (family: 'tcp' | 'unix'): Scheme[] => ['fd', family === 'tcp' ? 'tcp-fd' : 'ipc-fd'];
@@ -127,6 +150,15 @@ export type SecurityName = keyof typeof SECURITY;
 /** The ZMTP pair the security modes other than NULL run on. */
 export const SECURED_PAIR: PairName = 'DEALER/ROUTER';
 
+interface LifecycleDef {
+  roles: readonly Role[];
+  /** The origins it applies to; all of them when absent. */
+  origins?: readonly OriginName[];
+  requires?: Requirement;
+  code: string;
+  what: string;
+}
+
 export const LIFECYCLE = {
   'peer close': { roles: ['connect'], code: 'pc', what: 'peer closes: DISCONNECTED, no reconnect, endpoint gone (ENOENT), fd closed' },
   'kept after peer close': { roles: ['connect'], code: 'kp', what: 'a message received before the peer closed is still readable once the endpoint is gone' },
@@ -136,7 +168,35 @@ export const LIFECYCLE = {
   'last endpoint': { roles: ['bind', 'connect'], code: 'le', what: 'ZMQ_LAST_ENDPOINT is the endpoint as given; the other scheme gives ENOENT' },
   'several fds': { roles: ['bind', 'connect'], code: 'sv', what: 'three fds on one socket all carry messages and all close' },
   'ROUTER routing': { roles: ['bind', 'connect'], code: 'ro', what: 'a ROUTER with three fd peers routes each reply to its own peer' },
-} as const satisfies Record<string, { roles: readonly Role[]; code: string; what: string }>;
+  'shut down by another holder': {
+    roles: ['bind'],
+    code: 'sd',
+    what: 'shutdown() of a dup stops the listener: ACCEPT_FAILED (EINVAL), endpoint gone (ENOENT), CLOSED, fd closed once',
+  },
+  'disconnect in handshake': {
+    roles: ['connect'],
+    code: 'dh',
+    what: 'a raw peer never answers the greeting (ZMQ_HANDSHAKE_IVL 0, default linger): zmq_disconnect closes the fd, zmq_ctx_term returns',
+  },
+  'STREAM close': {
+    roles: ['bind', 'connect'],
+    code: 'sc',
+    what: "ZMQ_STREAM closes its connection with an empty frame: DISCONNECTED on its own monitor (connect: the fd and fd://N, endpoint gone; bind: as ACCEPTED named it)",
+  },
+  'number reused, DEALER': {
+    roles: ['connect'],
+    code: 'nd',
+    what: 'after the peer closed fd N, a new connection as N connects, carries messages and disconnects',
+  },
+  'number reused, STREAM': { roles: ['connect'], code: 'ns', what: 'the same over ZMQ_STREAM' },
+  'refused option': {
+    roles: ['bind', 'connect'],
+    origins: ['mptcp4'],
+    requires: 'mptcp-maxrt',
+    code: 'mx',
+    what: 'ZMQ_TCP_MAXRT, which MPTCP refuses: the connection is not served (bind: ACCEPT_FAILED with ENOPROTOOPT, the peer sees the end; connect: DISCONNECTED, endpoint gone, fd closed)',
+  },
+} as const satisfies Record<string, LifecycleDef>;
 export type LifecycleName = keyof typeof LIFECYCLE;
 
 /** One cell of the transport grid: a row, and either a message exchange or a lifecycle check. */
@@ -152,11 +212,18 @@ export function transportCells(): TransportCell[] {
     for (const security of Object.keys(SECURITY) as SecurityName[]) {
       if (security !== 'NULL') out.push({ row, kind: 'exchange', pair: SECURED_PAIR, security });
     }
-    for (const [check, def] of Object.entries(LIFECYCLE) as [LifecycleName, { roles: readonly Role[] }][]) {
-      if (def.roles.includes(row.role)) out.push({ row, kind: 'lifecycle', check });
+    for (const [check, def] of Object.entries(LIFECYCLE) as [LifecycleName, LifecycleDef][]) {
+      if (def.roles.includes(row.role) && (def.origins?.includes(row.origin) ?? true)) out.push({ row, kind: 'lifecycle', check });
     }
   }
   return out;
+}
+
+/** What a transport cell needs from the machine: its origin's, its address kind's, and its column's. */
+export function transportRequirements(cell: TransportCell): Requirement[] {
+  const origin: OriginDef = ORIGINS[cell.row.origin];
+  const column: LifecycleDef | undefined = cell.kind === 'lifecycle' ? LIFECYCLE[cell.check] : undefined;
+  return [origin.requires, origin.address && ADDRESS_KINDS[origin.address].requires, column?.requires].filter((r) => r !== undefined);
 }
 
 /** Grid columns in display order, with a short code for the console table. */
@@ -178,6 +245,7 @@ export const TRANSPORT_COLUMNS: readonly { name: string; code: string; group: st
  */
 export type ErrorFixture =
   | 'right'
+  | 'listening'
   | 'right-tcp'
   | 'right-unix'
   | 'wrong-tcp'
@@ -189,13 +257,18 @@ export type ErrorFixture =
   | 'int-max'
   | 'pipe'
   | 'file'
+  | 'o-path-dir'
+  | 'o-path-socket'
   | 'udp'
   | 'unix-dgram'
   | 'seqpacket'
   | 'vsock';
 
-/** For EADDRINUSE: where the descriptor was handed in first. */
-export type Already = 'same socket' | 'same socket, other scheme' | 'other socket';
+/**
+ * For EADDRINUSE: where the descriptor was handed in first. `ZMQ_USE_FD`: to
+ * another socket's tcp:// or ipc:// bind, through that option.
+ */
+export type Already = 'same socket' | 'same socket, other scheme' | 'other socket' | 'ZMQ_USE_FD';
 
 /** RFC.md section 5's table: its rows, in the order the checks run. */
 export const RFC_ERRORS = {
@@ -219,6 +292,8 @@ export interface ErrorCase {
   /** The endpoint's number part, from the descriptor's number; default: the number. */
   number?: (fd: number) => string;
   already?: Already;
+  /** The call that must fail: the endpoint (default), or a tcp:// or ipc:// bind through ZMQ_USE_FD. */
+  through?: 'ZMQ_USE_FD';
   socketType?: SocketType;
   requires?: Requirement;
   /**
@@ -252,6 +327,9 @@ export const ERROR_CASES: readonly ErrorCase[] = [
   { rfc: 2, name: 'INT_MAX, not open', fixture: 'int-max' },
   { rfc: 3, name: 'a pipe', fixture: 'pipe' },
   { rfc: 3, name: 'a regular file', fixture: 'file' },
+  // Socket calls refuse an O_PATH descriptor with EBADF, although it is open.
+  { rfc: 3, name: 'O_PATH on a directory (/)', fixture: 'o-path-dir' },
+  { rfc: 3, name: 'O_PATH on a UNIX socket file', fixture: 'o-path-socket' },
   { rfc: 4, name: 'SOCK_DGRAM, UDP', fixture: 'udp' },
   { rfc: 4, name: 'SOCK_DGRAM, UNIX', fixture: 'unix-dgram' },
   { rfc: 4, name: 'SOCK_SEQPACKET, UNIX', fixture: 'seqpacket' },
@@ -263,12 +341,17 @@ export const ERROR_CASES: readonly ErrorCase[] = [
   { rfc: 6, name: 'the other role, UNIX (bind: socketpair; connect: listening)', fixture: 'wrong-unix', schemes: UNIX_SCHEMES },
   { rfc: 6, name: 'bind on a bound TCP socket, not listening', fixture: 'bound-tcp', roles: ['bind'], schemes: TCP_SCHEMES },
   { rfc: 6, name: 'bind on a new TCP socket', fixture: 'fresh-tcp', roles: ['bind'], schemes: TCP_SCHEMES },
+  // ZMQ_USE_FD takes a listening socket, which connect refuses before it looks at ownership.
+  { rfc: 6, name: 'connect on a listener taken through ZMQ_USE_FD (role before ownership)', fixture: 'listening', already: 'ZMQ_USE_FD', roles: ['connect'] },
   { rfc: 7, name: 'a new TCP socket', fixture: 'fresh-tcp', roles: ['connect'], schemes: TCP_SCHEMES },
   { rfc: 7, name: 'a bound TCP socket, not listening', fixture: 'bound-tcp', roles: ['connect'], schemes: TCP_SCHEMES },
   { rfc: 7, name: 'an unbound UNIX socket', fixture: 'fresh-unix', roles: ['connect'], schemes: UNIX_SCHEMES },
   { rfc: 8, name: 'again, on the same socket', fixture: 'right', already: 'same socket' },
   { rfc: 8, name: 'again, on the same socket, with the other scheme', fixture: 'right', already: 'same socket, other scheme' },
   { rfc: 8, name: 'again, on another socket of the context', fixture: 'right', already: 'other socket' },
+  // ZMQ_USE_FD and fd endpoints share the context's ownership, in both orders.
+  { rfc: 8, name: 'taken through ZMQ_USE_FD on another socket', fixture: 'listening', already: 'ZMQ_USE_FD', roles: ['bind'] },
+  { rfc: 8, name: 'again, through ZMQ_USE_FD on another socket', fixture: 'listening', already: 'other socket', through: 'ZMQ_USE_FD', roles: ['bind'] },
   // DEALER, SUB, PUB and REQ refuse a repeated endpoint before it is resolved (RFC.md section 4).
   { rfc: 8, name: 'again, on the same DEALER (its single-connect check)', fixture: 'right', already: 'same socket', socketType: 'DEALER', roles: ['connect'] },
   // RFC.md 7.2: one failing bind per row a bind can reach, with a monitor

@@ -56,14 +56,14 @@ export function removeScratch(): void {
   if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
 }
 
-export class Bench {
+export class Accounting {
   readonly #before = os.openFds();
   // Created after the fd snapshot: a context opens descriptors of its own.
   readonly ctx = new zmq.Context();
   readonly #tracked: Tracked[] = [];
   readonly #paths: string[] = [];
 
-  /** Records a descriptor the test made; the bench closes it at the end unless libzmq adopted it. */
+  /** Records a descriptor the test made; it is closed at the end of the cell unless libzmq adopted it. */
   track(fd: number, what: string): number {
     this.#tracked.push({ id: os.identify(fd), what, owner: 'test' });
     return fd;
@@ -87,7 +87,7 @@ export class Bench {
     return endpoint;
   }
 
-  /** Records that libzmq took `fd` (also where it should not have): the bench must not close it. */
+  /** Records that libzmq took `fd` (also where it should not have): finish() must not close it. */
   adopted(fd: number): void {
     this.#entry(fd).owner = 'libzmq';
   }
@@ -100,7 +100,24 @@ export class Bench {
     this.#tracked.splice(this.#tracked.indexOf(entry), 1);
   }
 
-  /** A fresh path for a UNIX socket or a file; the bench removes the file at the end. */
+  /**
+   * Gives a descriptor the test owns the number `to` (dup2), and closes its
+   * old number. `to` must be free, or held by the test (a sentinel), which
+   * dup2 closes: so a number libzmq closed can be handed in again, as an
+   * application that gets the same number back from the kernel would.
+   */
+  renumber(fd: number, to: number): number {
+    if (fd === to) return fd;
+    const held = this.#tracked.find((t) => t.id.fd === to && os.stillOpen(t.id));
+    check(held ? held.owner === 'test' : !os.isOpen(to), `fd ${to} is in use: cannot give fd ${fd} that number`);
+    const what = `${this.#entry(fd).what}, as fd ${to}`;
+    os.dup2(fd, to);
+    if (held) this.#tracked.splice(this.#tracked.indexOf(held), 1);
+    this.close(fd);
+    return this.track(to, what);
+  }
+
+  /** A fresh path for a UNIX socket or a file; removed at the end of the cell. */
   scratchPath(suffix = '.sock'): string {
     scratch ??= fs.mkdtempSync(path.join('/tmp', 'zmq-fd-matrix-'));
     const file = path.join(scratch, `${++names}${suffix}`);
@@ -127,7 +144,22 @@ export class Bench {
       poke?.();
       return undefined;
     });
-    for (const fd of fds) this.track(fs.openSync('/dev/null', 'r'), `sentinel after fd ${fd} closed`);
+    for (const fd of fds) this.#occupy(fd);
+  }
+
+  /**
+   * Puts a sentinel on number `fd`. The kernel hands out the lowest free
+   * number, which is `fd` only if no lower one is free: so open until it
+   * comes, and close the fillers. A number that is open again already has
+   * another owner, and is left to it.
+   */
+  #occupy(fd: number): void {
+    const fillers: number[] = [];
+    let sentinel = fs.openSync('/dev/null', 'r');
+    for (; sentinel < fd; sentinel = fs.openSync('/dev/null', 'r')) fillers.push(sentinel);
+    fillers.forEach((filler) => fs.closeSync(filler));
+    if (sentinel === fd) this.track(fd, `sentinel after fd ${fd} closed`);
+    else fs.closeSync(sentinel);
   }
 
   /** Whether libzmq's flags on an adopted descriptor are set (RFC.md section 6), read only while the number is still the same file. */
