@@ -156,16 +156,31 @@ function tempDir(t: ExecutionContext): string {
   return dir;
 }
 
-/** A TCP port free right now on loopback (for supervisors that must be told one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+// The kernel gives bind(0) and every outgoing connect() a port of the
+// ephemeral range, so a port found by bind(0) and closed can be taken again by
+// any connection before the supervisor binds it. Below that range only an
+// explicit bind can take it.
+const EPHEMERAL_LOW = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+const handedOut = new Set<number>();
+
+/** A TCP port free right now on loopback, below the ephemeral range (for supervisors that must be told one). */
+async function freePort(): Promise<number> {
+  const low = 10_000;
+  if (!(EPHEMERAL_LOW > low + 1000)) throw new Error(`ip_local_port_range starts at ${EPHEMERAL_LOW}: no room below it for the examples' ports`);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free TCP port on 127.0.0.1 between ${low} and ${EPHEMERAL_LOW} after 100 tries`);
 }
 
 let keys: Promise<{ public: string; secret: string }> | undefined;
