@@ -6,6 +6,11 @@
    time: a test that counts on the I/O thread being quick fails here instead
    of once in a while in CI.
 
+   With ZMQ_FD_SLOW_IO_RECV set, each recv () of those threads is delayed
+   the same way: the I/O thread then reads a peer's handshake well after the
+   peer has read libzmq's, which libzmq's test_mock_pub_sub once counted on
+   never happening (the suite runs that test so, too).
+
    At exit, "<pid> <delayed calls>" is appended to the file named by
    ZMQ_FD_SLOW_IO_LOG, so that the suite can tell the shim was in effect. */
 #define _GNU_SOURCE
@@ -16,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,13 +33,9 @@ static long delay_ns (void)
     return (ms ? atol (ms) : 20) * 1000000L;
 }
 
-int epoll_wait (int epfd, struct epoll_event *events, int max, int timeout)
+/* Sleeps first if the calling thread is one of libzmq's I/O threads. */
+static void delay_io_thread (void)
 {
-    static int (*real) (int, struct epoll_event *, int, int);
-    if (!real)
-        real = (int (*) (int, struct epoll_event *, int, int)) dlsym (
-          RTLD_NEXT, "epoll_wait");
-
     char name[16] = {0};
     if (prctl (PR_GET_NAME, name) == 0 && strncmp (name, "ZMQbg/IO/", 9) == 0) {
         const long ns = delay_ns ();
@@ -41,7 +43,27 @@ int epoll_wait (int epfd, struct epoll_event *events, int max, int timeout)
         nanosleep (&pause, NULL);
         __atomic_add_fetch (&delayed, 1, __ATOMIC_RELAXED);
     }
+}
+
+int epoll_wait (int epfd, struct epoll_event *events, int max, int timeout)
+{
+    static int (*real) (int, struct epoll_event *, int, int);
+    if (!real)
+        real = (int (*) (int, struct epoll_event *, int, int)) dlsym (
+          RTLD_NEXT, "epoll_wait");
+    delay_io_thread ();
     return real (epfd, events, max, timeout);
+}
+
+ssize_t recv (int fd, void *buf, size_t len, int flags)
+{
+    static ssize_t (*real) (int, void *, size_t, int);
+    if (!real)
+        real =
+          (ssize_t (*) (int, void *, size_t, int)) dlsym (RTLD_NEXT, "recv");
+    if (getenv ("ZMQ_FD_SLOW_IO_RECV"))
+        delay_io_thread ();
+    return real (fd, buf, len, flags);
 }
 
 __attribute__ ((destructor)) static void report (void)
