@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ProcessOutput } from 'zx';
 import { JOBS, ctestCommand, ctestExclusions, touchedTestsFilter } from './lib/build.ts';
 import { BASES, ROOT, TOUCHED_TESTS, VARIANTS, paths, type BuildPaths } from './lib/config.ts';
 import { replayCorpus } from './lib/fuzz.ts';
@@ -88,10 +89,31 @@ function junitCounts(file: string): { tests: number; failures: number; errors: n
   return { tests: attr('tests'), failures: attr('failures'), errors: attr('errors'), skipped: attr('skipped') + attr('disabled') };
 }
 
+/**
+ * ctest in the build's CMake tree, with `args` and a JUnit report written
+ * afresh; its counts are undefined when ctest wrote none. `wrap` and `env`
+ * are a sanitized run's; `echo` prints ctest's lines as progress.
+ */
+async function runCtest(
+  built: BuildRecord,
+  args: readonly string[],
+  junit: string,
+  run: { log: string; env?: NodeJS.ProcessEnv; wrap?: readonly string[]; echo?: boolean },
+): Promise<{ out: ProcessOutput; counts: ReturnType<typeof junitCounts> }> {
+  fs.rmSync(junit, { force: true });
+  const out = await probe([...(run.wrap ?? []), ...ctestCommand(built.base, built.variant, ...args, '--output-junit', junit)], {
+    cwd: built.cmakeBuildDir,
+    env: run.env,
+    log: run.log,
+    ...(run.echo ? { onLine: (line: string) => line } : {}),
+  });
+  return { out, counts: junitCounts(junit) };
+}
+
 async function ctest(built: BuildRecord, options: Options): Promise<SuiteResult> {
   const junit = report('ctest.xml');
-  // The log is appended to; each run describes only itself.
-  for (const file of [junit, report('ctest.log')]) fs.rmSync(file, { force: true });
+  // The log is appended to (a rerun too); each npm test describes only itself.
+  fs.rmSync(report('ctest.log'), { force: true });
   // TSan slows libzmq's tests several times over; the fd-related ones are where our races would be.
   const set = options.ctest ?? (VARIANTS[built.variant].sanitizer === 'tsan' ? 'touched' : 'all');
   say.step(`libzmq's own tests${set === 'touched' ? ' that the series touches' : ''}: ctest -j${JOBS} in ${relative(built.cmakeBuildDir)}`);
@@ -100,13 +122,7 @@ async function ctest(built: BuildRecord, options: Options): Promise<SuiteResult>
   for (const [name, why] of excluded) say.info(`not run on ${built.base}-${built.variant} (counted as skipped): ${name}: ${why}`);
   const sanitized = await sanitizedRun(built, 'ctest', false);
   // Per-test time limits are libzmq's own (tests/CMakeLists.txt), not ours.
-  const out = await probe([...(sanitized?.wrap ?? []), ...ctestCommand(built.base, built.variant, ...(set === 'touched' ? touchedTestsFilter() : []), '--output-junit', junit)], {
-    cwd: built.cmakeBuildDir,
-    env: sanitized?.env,
-    log: report('ctest.log'),
-    onLine: (line) => line,
-  });
-  const counts = junitCounts(junit);
+  const { out, counts } = await runCtest(built, set === 'touched' ? touchedTestsFilter() : [], junit, { ...sanitized, log: report('ctest.log'), echo: true });
   if (!counts) return { passed: 0, failed: 1, skipped: 0, report: junit, problem: `ctest wrote no ${relative(junit)} (exit code ${out.exitCode})` };
   const failures = junitFailures(junit);
   const flaky = await rerunUpstreamFlakes(built, failures, sanitized);
@@ -136,15 +152,8 @@ const MAX_RERUN = 2;
 async function rerunUpstreamFlakes(built: BuildRecord, failures: readonly string[], sanitized: SanitizedRun | undefined): Promise<string[]> {
   if (failures.length === 0 || failures.length > MAX_RERUN || failures.some((name) => TOUCHED_TESTS.includes(name))) return [];
   const junit = report('ctest-rerun.xml');
-  fs.rmSync(junit, { force: true });
   say.info(`not touched by the series, failed: ${failures.join(', ')}; running ${failures.length === 1 ? 'it' : 'them'} once more, alone`);
-  await probe([...(sanitized?.wrap ?? []), ...ctestCommand(built.base, built.variant, '-j', '1', '-R', `^(${failures.join('|')})$`, '--output-junit', junit)], {
-    cwd: built.cmakeBuildDir,
-    env: sanitized?.env,
-    log: report('ctest.log'),
-    onLine: (line) => line,
-  });
-  const counts = junitCounts(junit);
+  const { counts } = await runCtest(built, ['-j', '1', '-R', `^(${failures.join('|')})$`], junit, { ...sanitized, log: report('ctest.log'), echo: true });
   if (!counts || counts.tests !== failures.length) return [];
   const still = junitFailures(junit);
   return failures.filter((name) => !still.includes(name));
@@ -372,13 +381,11 @@ async function mockPubSubSlowed(built: BuildRecord, shim: string): Promise<{ nam
   const name = 'test_mock_pub_sub with the I/O threads\' recv () slowed too';
   const junit = report('slowio-ctest.xml');
   const log = report('slowio-recv-delays.log');
-  for (const file of [junit, log]) fs.rmSync(file, { force: true });
-  const out = await probe(ctestCommand(built.base, built.variant, '-R', '^test_mock_pub_sub$', '--output-junit', junit), {
-    cwd: built.cmakeBuildDir,
+  for (const file of [log, report('slowio-ctest.log')]) fs.rmSync(file, { force: true });
+  const { out, counts } = await runCtest(built, ['-R', '^test_mock_pub_sub$'], junit, {
     env: { LD_PRELOAD: shim, ZMQ_FD_SLOW_IO_RECV: '1', ZMQ_FD_SLOW_IO_LOG: log, ZMQ_FD_SLOW_IO_MS: String(SLOW_IO_MS) },
     log: report('slowio-ctest.log'),
   });
-  const counts = junitCounts(junit);
   const delayed = delayedCalls(log);
   say.info(`${name}: ${out.ok ? 'passed' : 'failed'}, ${delayed} calls delayed (${relative(report('slowio-ctest.log'))})`);
   if (!counts || counts.tests !== 1) return { name, problem: `ctest ran no such test (exit code ${out.exitCode})` };
