@@ -36,7 +36,7 @@ process.stdin.once('data', () => {
   c.once('data', () => done('greeting'));
   c.once('end', () => done('closed'));
   c.once('error', (e) => done('error:' + e.code));
-  setTimeout(() => done('timeout'), 20000).unref();
+  setTimeout(() => done('timeout'), ${zmq.DEFAULT_TIMEOUT_MS}).unref();
 });`;
 
 interface Peer {
